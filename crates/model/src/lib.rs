@@ -1,0 +1,33 @@
+//! ONNX CNNs in Burn: load a `.onnx` file at run time, list its layers, and run it up to any
+//! named layer — differentiably, so gradients reach the input image.
+//!
+//! ```no_run
+//! use burn::tensor::{Device, Tensor};
+//! use excite_model::OnnxModel;
+//!
+//! let device = Device::flex();
+//! let model = OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
+//! for layer in model.layers()?.iter().take(3) {
+//!     println!("{} {} {:?}", layer.name, layer.op, layer.shape);
+//! }
+//! let image = Tensor::<4>::zeros([1, 3, 224, 224], &device);
+//! let [block5] = <[Tensor<4>; 1]>::try_from(model.forward_to(image, &["blocks.5"])?).unwrap();
+//! println!("{:?}", block5.dims());
+//! # Ok::<(), excite_model::ModelError>(())
+//! ```
+
+mod error;
+mod eval;
+mod manifest;
+mod model;
+mod names;
+mod onnx_file;
+mod ops;
+mod value;
+
+pub use error::{ModelError, Result};
+pub use manifest::{Manifest, Normalization};
+pub use model::{LayerInfo, OnnxModel};
+pub use names::nearest;
+pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};
+pub use ops::SUPPORTED_OPS;

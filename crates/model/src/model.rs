@@ -1,0 +1,373 @@
+//! A loaded ONNX model: its nodes, weights on a device, and truncated execution.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use burn::tensor::{Device, Tensor};
+use onnx_ir::ModelProto;
+
+use crate::error::{ModelError, Result};
+use crate::eval::eval;
+use crate::names::nearest;
+use crate::onnx_file::{RawTensor, read_model, read_tensor};
+use crate::ops::{Op, Parsed, SUPPORTED_OPS, parse, to_value};
+use crate::value::Value;
+
+/// One node of the graph, under the names the ONNX file gives it.
+#[derive(Debug, Clone)]
+struct Node {
+    /// The layer name: the node's first output tensor (its node name when it has none).
+    name: String,
+    /// The ONNX op type.
+    op_type: String,
+    /// Input tensor names ("" for an omitted optional input).
+    inputs: Vec<String>,
+    /// Output tensor names.
+    outputs: Vec<String>,
+    /// The parsed operator.
+    op: Op,
+}
+
+/// A layer of the model: a node's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// The layer's name: the name of the node's output tensor in the ONNX file.
+    pub name: String,
+    /// The ONNX op type that produces it.
+    pub op: String,
+    /// Its shape for one input image at the model's declared input size.
+    pub shape: Vec<usize>,
+}
+
+/// An ONNX CNN imported into Burn, on one device.
+///
+/// Weights live on the device given to [`OnnxModel::load`]; on an autodiff device, gradients of
+/// any layer flow back to the input. Inference semantics are fixed (batch norm uses its running
+/// statistics, dropout is the identity), so no `.valid()` call is needed.
+#[derive(Debug)]
+pub struct OnnxModel {
+    nodes: Vec<Node>,
+    weights: HashMap<String, Value>,
+    input_name: String,
+    input_shape: Vec<Option<usize>>,
+    output_names: Vec<String>,
+    device: Device,
+    layers: OnceLock<Vec<LayerInfo>>,
+}
+
+impl OnnxModel {
+    /// Loads an ONNX file onto `device`.
+    pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
+        let path = path.as_ref();
+        let proto = read_model(path)?;
+        Self::from_proto(&proto, path.parent(), device)
+    }
+
+    /// Builds a model from decoded ONNX; `base_dir` resolves external-data files.
+    pub fn from_proto(proto: &ModelProto, base_dir: Option<&Path>, device: &Device) -> Result<Self> {
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| ModelError::Invalid("the file holds no graph".into()))?;
+        if graph.node.is_empty() {
+            return Err(ModelError::Invalid("the graph has no nodes".into()));
+        }
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map_or(1, |o| o.version);
+
+        let mut constants: HashMap<String, RawTensor> = HashMap::new();
+        for init in &graph.initializer {
+            let raw = read_tensor(init, base_dir).map_err(ModelError::Invalid)?;
+            constants.insert(init.name.clone(), raw);
+        }
+        let input = graph
+            .input
+            .iter()
+            .find(|i| !constants.contains_key(&i.name))
+            .ok_or_else(|| ModelError::Invalid("the graph has no (non-constant) input".into()))?;
+        let input_shape = input
+            .type_
+            .tensor_type()
+            .shape
+            .dim
+            .iter()
+            .map(|d| {
+                if d.has_dim_value() {
+                    usize::try_from(d.dim_value()).ok().filter(|&v| v > 0)
+                } else {
+                    None
+                }
+            })
+            .collect();
+
+        let mut nodes = Vec::with_capacity(graph.node.len());
+        for proto_node in &graph.node {
+            let name = proto_node
+                .output
+                .first()
+                .cloned()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| proto_node.name.clone());
+            let bad = |reason: String| ModelError::BadNode {
+                node: name.clone(),
+                op: proto_node.op_type.clone(),
+                reason,
+            };
+            if !(proto_node.domain.is_empty() || proto_node.domain == "ai.onnx") {
+                return Err(unsupported(&format!("{}::{}", proto_node.domain, proto_node.op_type), &name, opset));
+            }
+            let op = match parse(proto_node, opset, &constants, device).map_err(bad)? {
+                Parsed::Op(op) => op,
+                Parsed::Unsupported => return Err(unsupported(&proto_node.op_type, &name, opset)),
+            };
+            if proto_node.op_type == "Constant" {
+                if let (Some(t), Some(out)) = (onnx_file_tensor(proto_node), proto_node.output.first()) {
+                    constants.insert(out.clone(), read_tensor(t, base_dir).map_err(ModelError::Invalid)?);
+                }
+            }
+            nodes.push(Node {
+                name,
+                op_type: proto_node.op_type.clone(),
+                inputs: proto_node.input.clone(),
+                outputs: proto_node.output.clone(),
+                op,
+            });
+        }
+
+        let produced: std::collections::HashSet<&str> = nodes
+            .iter()
+            .flat_map(|n| n.outputs.iter().map(String::as_str))
+            .chain([input.name.as_str()])
+            .chain(constants.keys().map(String::as_str))
+            .collect();
+        for node in &nodes {
+            if let Some(missing) = node.inputs.iter().find(|i| !i.is_empty() && !produced.contains(i.as_str())) {
+                return Err(ModelError::BadNode {
+                    node: node.name.clone(),
+                    op: node.op_type.clone(),
+                    reason: format!("input `{missing}` is produced by no node"),
+                });
+            }
+        }
+
+        let weights = graph
+            .initializer
+            .iter()
+            .filter_map(|init| constants.remove(&init.name).map(|raw| (init.name.clone(), to_value(raw, device))))
+            .collect();
+        Ok(Self {
+            nodes,
+            weights,
+            input_name: input.name.clone(),
+            input_shape,
+            output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
+            device: device.clone(),
+            layers: OnceLock::new(),
+        })
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The graph's declared input shape (`None` for a dynamic axis).
+    pub fn input_shape(&self) -> &[Option<usize>] {
+        &self.input_shape
+    }
+
+    /// The number of nodes in the graph.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Every layer (node output) in graph order, with its op and shape for one image at the
+    /// declared input size (dynamic spatial axes are taken as 224).
+    pub fn layers(&self) -> Result<&[LayerInfo]> {
+        if let Some(layers) = self.layers.get() {
+            return Ok(layers);
+        }
+        let dim = |i: usize, default: usize| self.input_shape.get(i).copied().flatten().unwrap_or(default);
+        let shape = [1, dim(1, 3), dim(2, 224), dim(3, 224)];
+        let input = Tensor::<4>::zeros(shape, &self.device);
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        let values = self.run(input, &names)?;
+        let layers = self
+            .nodes
+            .iter()
+            .zip(values)
+            .map(|(node, value)| LayerInfo {
+                name: node.name.clone(),
+                op: node.op_type.clone(),
+                shape: value.shape(),
+            })
+            .collect();
+        Ok(self.layers.get_or_init(|| layers))
+    }
+
+    /// The names of every layer, in graph order (no computation needed).
+    pub fn layer_names(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(|n| n.name.as_str())
+    }
+
+    /// The error for an unknown layer name, with the nearest names as suggestions.
+    pub fn check_layer(&self, name: &str) -> Result<()> {
+        if self.nodes.iter().any(|n| n.name == name) {
+            Ok(())
+        } else {
+            Err(ModelError::UnknownLayer {
+                name: name.to_string(),
+                suggestions: nearest(name, self.layer_names()),
+            })
+        }
+    }
+
+    /// The indices of the nodes that must run to produce `layers`, in graph order.
+    pub fn plan(&self, layers: &[&str]) -> Result<Vec<usize>> {
+        let producer: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
+            .collect();
+        let mut needed = vec![false; self.nodes.len()];
+        let mut stack = Vec::new();
+        for &layer in layers {
+            self.check_layer(layer)?;
+            stack.extend(self.nodes.iter().position(|n| n.name == layer));
+        }
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut needed[i], true) {
+                continue;
+            }
+            for input in &self.nodes[i].inputs {
+                if let Some(&j) = producer.get(input.as_str()) {
+                    stack.push(j);
+                }
+            }
+        }
+        Ok((0..self.nodes.len()).filter(|&i| needed[i]).collect())
+    }
+
+    /// Runs the graph on `input` (NCHW, already normalised) and returns the named layers as
+    /// NCHW tensors, computing only the nodes they depend on. Layers of rank 2 (`[N, K]`) come
+    /// back as `[N, K, 1, 1]`, rank 3 as `[N, C, L, 1]`.
+    pub fn forward_to(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>> {
+        self.run(input, layers)?
+            .into_iter()
+            .zip(layers)
+            .map(|(value, layer)| to_nchw(value, layer))
+            .collect()
+    }
+
+    /// Runs the whole graph and returns its first output as NCHW (`[N, K, 1, 1]` for logits).
+    pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<4>> {
+        let output = self
+            .output_names
+            .first()
+            .map(String::as_str)
+            .or_else(|| self.nodes.last().map(|n| n.name.as_str()))
+            .ok_or_else(|| ModelError::Invalid("the graph has no output".into()))?;
+        let name = self
+            .nodes
+            .iter()
+            .find(|n| n.outputs.iter().any(|o| o == output))
+            .map(|n| n.name.clone())
+            .ok_or_else(|| ModelError::Invalid(format!("no node produces the output `{output}`")))?;
+        Ok(self.forward_to(input, &[name.as_str()])?.remove(0))
+    }
+
+    /// Evaluates the planned nodes and returns the raw values of `layers`.
+    fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
+        self.check_input(&input)?;
+        let plan = self.plan(layers)?;
+        // The last planned node that reads each value, so values are dropped once unused.
+        let mut last_use: HashMap<&str, usize> = HashMap::new();
+        for (step, &i) in plan.iter().enumerate() {
+            for name in &self.nodes[i].inputs {
+                last_use.insert(name.as_str(), step);
+            }
+        }
+        let mut values: HashMap<&str, Value> = HashMap::new();
+        values.insert(self.input_name.as_str(), Value::from_tensor(input));
+        let mut wanted: HashMap<&str, Value> = HashMap::new();
+        for (step, &i) in plan.iter().enumerate() {
+            let node = &self.nodes[i];
+            let inputs: Vec<Option<&Value>> = node
+                .inputs
+                .iter()
+                .map(|name| {
+                    if name.is_empty() {
+                        None
+                    } else {
+                        values.get(name.as_str()).or_else(|| self.weights.get(name))
+                    }
+                })
+                .collect();
+            let output = eval(&node.op, &inputs).map_err(|reason| ModelError::BadNode {
+                node: node.name.clone(),
+                op: node.op_type.clone(),
+                reason,
+            })?;
+            if layers.contains(&node.name.as_str()) {
+                wanted.insert(node.name.as_str(), output.clone());
+            }
+            values.insert(node.outputs[0].as_str(), output);
+            values.retain(|name, _| last_use.get(name).is_some_and(|&last| last > step));
+        }
+        Ok(layers
+            .iter()
+            .map(|l| wanted.get(l).cloned().expect("every planned layer is evaluated"))
+            .collect())
+    }
+
+    fn check_input(&self, input: &Tensor<4>) -> Result<()> {
+        let dims = input.dims();
+        for (axis, (&got, want)) in dims.iter().zip(&self.input_shape).enumerate().skip(1) {
+            if let Some(want) = want {
+                if got != *want && (axis == 1 || self.input_shape.len() != 4) {
+                    return Err(ModelError::BadInput(format!(
+                        "input has shape {dims:?}, the model expects {:?} on axis {axis}",
+                        want
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn onnx_file_tensor(node: &onnx_ir::NodeProto) -> Option<&onnx_ir::TensorProto> {
+    crate::onnx_file::Attributes::of(node).tensor("value")
+}
+
+fn unsupported(op: &str, node: &str, opset: i64) -> ModelError {
+    ModelError::UnsupportedOp {
+        op: op.to_string(),
+        node: node.to_string(),
+        opset,
+        supported: SUPPORTED_OPS.join(", "),
+    }
+}
+
+fn to_nchw(value: Value, layer: &str) -> Result<Tensor<4>> {
+    let shape = value.shape();
+    let Value::Float { tensor, .. } = value else {
+        return Err(ModelError::BadInput(format!("layer `{layer}` holds integers, not activations")));
+    };
+    let dims = match shape.as_slice() {
+        [n, c, h, w] => [*n, *c, *h, *w],
+        [n, c, l] => [*n, *c, *l, 1],
+        [n, k] => [*n, *k, 1, 1],
+        _ => {
+            return Err(ModelError::BadInput(format!(
+                "layer `{layer}` has shape {shape:?}; only layers of rank 2 to 4 are activations"
+            )));
+        }
+    };
+    Ok(tensor.reshape(dims))
+}

@@ -1,0 +1,173 @@
+//! The importer computes what onnxruntime computes, on the recorded fixtures.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use excite_model::OnnxModel;
+use serde_json::Value as Json;
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name)
+}
+
+fn fixture(name: &str) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(testdata(name)).unwrap()).unwrap()
+}
+
+fn floats(v: &Json) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn dims(v: &Json) -> Vec<usize> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+}
+
+fn tiny_input(device: &Device) -> Tensor<4> {
+    let f = fixture("tiny_cnn_fixture.json");
+    Tensor::from_data(TensorData::new(floats(&f["input"]), [1, 3, 32, 32]), device)
+}
+
+#[test]
+fn tiny_cnn_every_node_matches_onnxruntime() {
+    let f = fixture("tiny_cnn_fixture.json");
+    let device = Device::flex();
+    let model = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
+    let order = f["node_order"].as_array().unwrap();
+    // Layers are named by their output tensors: node `fc` writes the graph output `logits`.
+    let names: Vec<&str> = order
+        .iter()
+        .map(|n| n[0].as_str().unwrap())
+        .map(|n| if n == "fc" { "logits" } else { n })
+        .collect();
+    assert_eq!(model.layer_names().collect::<Vec<_>>(), names);
+    let outputs = model.forward_to(tiny_input(&device), &names).unwrap();
+    let layers = model.layers().unwrap();
+    for ((name, output), info) in names.iter().zip(outputs).zip(layers) {
+        if *name == "logits" {
+            continue; // the logits, compared in `tiny_cnn_logits_match_onnxruntime`
+        }
+        let expected = &f["intermediates"][*name];
+        assert_eq!(info.shape, dims(&expected["shape"]), "shape of {name}");
+        let values = output.into_data().try_to_vec::<f32>().unwrap();
+        let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        let want_sum = expected["sum"].as_f64().unwrap();
+        let abs_sum = expected["abs_sum"].as_f64().unwrap();
+        assert!(
+            (sum - want_sum).abs() <= 1e-4 * abs_sum.max(1.0),
+            "{name}: sum {sum} vs {want_sum}"
+        );
+        for (i, (got, want)) in values.iter().zip(floats(&expected["first"])).enumerate() {
+            assert!((got - want).abs() < 1e-4, "{name}[{i}]: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn tiny_cnn_logits_match_onnxruntime() {
+    let f = fixture("tiny_cnn_fixture.json");
+    let device = Device::flex();
+    let model = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
+    let logits = model.forward(tiny_input(&device)).unwrap();
+    assert_eq!(logits.dims(), [1, 10, 1, 1]);
+    let got = logits.into_data().try_to_vec::<f32>().unwrap();
+    for (g, w) in got.iter().zip(floats(&f["logits"])) {
+        assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+    }
+}
+
+/// The chelsea photo as the bundled model's input: `(pixel - 127) / 128`, NCHW.
+fn chelsea(device: &Device) -> Tensor<4> {
+    let img = image::open(testdata("chelsea_224.png")).unwrap().to_rgb8();
+    let (w, h) = img.dimensions();
+    let mut data = vec![0f32; 3 * (w * h) as usize];
+    for (x, y, p) in img.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * (w * h) as usize + (y * w + x) as usize] = (f32::from(p[c]) - 127.0) / 128.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, h as usize, w as usize]), device)
+}
+
+fn bundled_model(device: &Device) -> OnnxModel {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/efficientnet_lite0.onnx");
+    OnnxModel::load(path, device).unwrap()
+}
+
+#[test]
+fn efficientnet_lite0_classifies_chelsea_like_onnxruntime() {
+    let f = fixture("efficientnet_lite0_fixture.json");
+    let device = Device::flex();
+    let model = bundled_model(&device);
+    let stats: Vec<&str> = f["intermediates"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut layers = stats.clone();
+    layers.push("logits");
+    let mut outputs = model.forward_to(chelsea(&device), &layers).unwrap();
+    let logits = outputs.pop().unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let want = floats(&f["logits"]);
+    assert_eq!(logits.len(), 1000);
+    let max_diff = logits.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(max_diff < 1e-3, "max logit difference {max_diff}");
+    let top = (0..1000).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+    assert_eq!(top, 282, "tiger cat");
+    for (name, output) in stats.iter().zip(outputs) {
+        let expected = &f["intermediates"][*name];
+        let mut shape = output.dims().to_vec();
+        shape.truncate(dims(&expected["shape"]).len());
+        assert_eq!(shape, dims(&expected["shape"]), "{name}");
+        let values = output.into_data().try_to_vec::<f32>().unwrap();
+        let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
+        let want_sum = expected["sum"].as_f64().unwrap();
+        assert!((sum - want_sum).abs() < 1e-4 * want_sum.abs().max(1.0), "{name}: {sum} vs {want_sum}");
+        for (got, want) in values.iter().zip(floats(&expected["first8"])) {
+            assert!((got - want).abs() < 1e-3, "{name}: {got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn truncated_forward_evaluates_only_what_the_layer_needs() {
+    let device = Device::flex();
+    let model = bundled_model(&device);
+    let early = model.plan(&["blocks.5"]).unwrap();
+    let all = model.plan(&["logits"]).unwrap();
+    assert_eq!(all.len(), model.node_count());
+    assert!(early.len() < all.len() / 2, "{} of {}", early.len(), all.len());
+    assert_eq!(early.last(), model.plan(&["blocks.5"]).unwrap().last());
+    let tiny = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
+    // `pool1` feeds both branches; `pw` is on one branch only, so `dw` and friends are skipped
+    // for `conv2`.
+    let plan = tiny.plan(&["conv2"]).unwrap();
+    assert_eq!(plan, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn gradient_of_a_channel_mean_matches_finite_differences() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
+    let base = tiny_input(&Device::flex()).into_data().try_to_vec::<f32>().unwrap();
+    let objective = |data: Vec<f32>, grad: bool| {
+        let x = Tensor::<4>::from_data(TensorData::new(data, [1, 3, 32, 32]), &device);
+        let x = if grad { x.require_grad() } else { x };
+        let act = model.forward_to(x.clone(), &["add"]).unwrap().remove(0);
+        let value = act.narrow(1, 3, 1).mean();
+        (x, value)
+    };
+    let (x, value) = objective(base.clone(), true);
+    let grads = value.backward();
+    let grad = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for &i in &[0usize, 37, 300, 1024 + 500, 2048 + 999, 3071] {
+        let mut plus = base.clone();
+        plus[i] += eps;
+        let mut minus = base.clone();
+        minus[i] -= eps;
+        let f = |d| objective(d, false).1.into_scalar::<f32>();
+        let numeric = (f(plus) - f(minus)) / (2.0 * eps);
+        assert!(
+            (numeric - grad[i]).abs() <= 2e-3 + 0.05 * grad[i].abs(),
+            "d/dx[{i}]: autodiff {} vs finite difference {numeric}",
+            grad[i]
+        );
+        checked += usize::from(grad[i] != 0.0);
+    }
+    assert!(checked >= 3, "the gradient is zero almost everywhere");
+}
