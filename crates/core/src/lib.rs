@@ -1,1 +1,24 @@
-pub fn x(){}
+//! The building blocks of feature visualization, on any Burn device: image parameterizations
+//! (pixels, Fourier spectrum with 1/f scaling, phase-only, decorrelated colour), differentiable
+//! random transforms, objectives with algebra, and image conversion.
+//!
+//! The model side is the [`VisualModel`] trait; the gradient ascent lives in `excite-viz`.
+
+pub mod activations;
+pub mod color;
+pub mod error;
+pub mod fourier;
+pub mod grid;
+pub mod image_io;
+pub mod model;
+pub mod objective;
+pub mod param;
+pub mod spec;
+pub mod transform;
+
+pub use activations::{Activations, INPUT};
+pub use error::{Error, Result};
+pub use model::VisualModel;
+pub use objective::Objective;
+pub use param::ImageParam;
+pub use transform::Transform;

@@ -24,6 +24,7 @@ mod names;
 mod onnx_file;
 mod ops;
 mod value;
+mod visual;
 
 pub use error::{ModelError, Result};
 pub use manifest::{Manifest, Normalization};

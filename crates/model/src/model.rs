@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use onnx_ir::ModelProto;
 
 use crate::error::{ModelError, Result};
+use crate::manifest::{Manifest, Normalization};
 use crate::eval::eval;
 use crate::names::nearest;
 use crate::onnx_file::{RawTensor, read_model, read_tensor};
@@ -53,6 +54,7 @@ pub struct OnnxModel {
     input_shape: Vec<Option<usize>>,
     output_names: Vec<String>,
     device: Device,
+    normalization: Normalization,
     layers: OnceLock<Vec<LayerInfo>>,
 }
 
@@ -166,8 +168,32 @@ impl OnnxModel {
             input_shape,
             output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
             device: device.clone(),
+            normalization: Normalization::identity(),
             layers: OnceLock::new(),
         })
+    }
+
+    /// Loads a model and, when a manifest (`x.toml` beside `x.onnx`) exists, its input
+    /// normalisation; returns the manifest too.
+    pub fn load_with_manifest(path: impl AsRef<Path>, device: &Device) -> Result<(Self, Option<Manifest>)> {
+        let manifest = Manifest::beside(&path)?;
+        let mut model = Self::load(path, device)?;
+        if let Some(m) = &manifest {
+            model.normalization = m.normalization.clone();
+        }
+        Ok((model, manifest))
+    }
+
+    /// Sets how pixels in `[0, 1]` are normalised before the model sees them (used by the
+    /// [`excite_core::VisualModel`] implementation).
+    pub fn with_normalization(mut self, normalization: Normalization) -> Self {
+        self.normalization = normalization;
+        self
+    }
+
+    /// The input normalisation of the `VisualModel` implementation.
+    pub fn normalization(&self) -> &Normalization {
+        &self.normalization
     }
 
     /// The device the weights live on.

@@ -1,0 +1,78 @@
+//! Errors of feature visualization.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while building or evaluating a visualization.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The model failed (unknown layer, bad input, ...); the message is the model's.
+    #[error("{0}")]
+    Model(String),
+    /// An objective names a channel the layer does not have.
+    #[error("channel {channel} is out of range for layer `{layer}`: it has channels 0..{channels}")]
+    ChannelOutOfRange {
+        /// The layer.
+        layer: String,
+        /// The channel asked for.
+        channel: usize,
+        /// How many channels the layer has.
+        channels: usize,
+    },
+    /// A neuron position outside the layer's spatial extent.
+    #[error(
+        "neuron position (x={x}, y={y}) is out of range for layer `{layer}`: x must be below {width}, y below {height}"
+    )]
+    PositionOutOfRange {
+        /// The layer.
+        layer: String,
+        /// Column asked for.
+        x: usize,
+        /// Row asked for.
+        y: usize,
+        /// The layer's width.
+        width: usize,
+        /// The layer's height.
+        height: usize,
+    },
+    /// An objective needs a spatial layer (`H x W` above `1 x 1`) or a direction of the right size.
+    #[error("layer `{layer}` does not fit this objective: {reason}")]
+    LayerMismatch {
+        /// The layer.
+        layer: String,
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// An objective targets a batch index beyond the batch.
+    #[error("batch index {index} is out of range: the batch holds {batch} images")]
+    BatchOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The batch size.
+        batch: usize,
+    },
+    /// The optimisation produced NaN or infinity.
+    #[error("the objective became {value} at step {step}; lower the learning rate or change the objective")]
+    NonFinite {
+        /// The step (1-based).
+        step: usize,
+        /// The non-finite value.
+        value: f32,
+    },
+    /// An image has the wrong size or channel count, or cannot be decoded.
+    #[error("bad image: {0}")]
+    Image(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A setting is out of its valid range.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,90 @@
+//! Tensor <-> image conversion, PNG files written atomically, and labelled grids.
+
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::{Rgb, RgbImage};
+
+use crate::error::{Error, Result};
+
+/// Converts `[B, 3, H, W]` values in `[0, 1]` to 8-bit RGB images.
+pub fn to_images(images: Tensor<4>) -> Result<Vec<RgbImage>> {
+    let [b, c, h, w] = images.dims();
+    if c != 3 {
+        return Err(Error::Image(format!("expected 3 channels, got {c}")));
+    }
+    let data = images
+        .clamp(0.0, 1.0)
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Image(format!("{e:?}")))?;
+    let plane = h * w;
+    Ok((0..b)
+        .map(|i| {
+            RgbImage::from_fn(w as u32, h as u32, |x, y| {
+                let at = |ch: usize| {
+                    let v = data[(i * 3 + ch) * plane + y as usize * w + x as usize];
+                    (v * 255.0).round() as u8
+                };
+                Rgb([at(0), at(1), at(2)])
+            })
+        })
+        .collect())
+}
+
+/// Converts an RGB image to a `[1, 3, H, W]` tensor with values in `[0, 1]`.
+pub fn from_image(image: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    for (x, y, p) in image.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * w * h + y as usize * w + x as usize] = f32::from(p[c]) / 255.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 3, h, w]), device)
+}
+
+/// Reads an image file as RGB, checking its size when `size` is given.
+pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
+    let image = image::open(path)
+        .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
+        .to_rgb8();
+    if let Some([w, h]) = size {
+        if image.dimensions() != (w, h) {
+            return Err(Error::Image(format!(
+                "{} is {}x{}, expected {w}x{h}",
+                path.display(),
+                image.width(),
+                image.height()
+            )));
+        }
+    }
+    Ok(image)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see a
+/// partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Saves an image as PNG, atomically.
+pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| Error::Image(e.to_string()))?;
+    write_atomic(path, &bytes)
+}

@@ -1,0 +1,50 @@
+//! Many channels of one layer rendered as one batched optimisation.
+
+use burn::tensor::Device;
+use excite_core::image_io::to_images;
+use excite_core::objective::{channel, channels_per_image};
+use excite_core::{ImageParam, Result, VisualModel};
+use image::RgbImage;
+
+use crate::progress::Progress;
+use crate::render::{RenderConfig, evaluate, render};
+
+/// One channel's render.
+#[derive(Clone, Debug)]
+pub struct ChannelRender {
+    /// The channel.
+    pub channel: usize,
+    /// The image.
+    pub image: RgbImage,
+    /// The channel's mean activation on the final image (no transforms).
+    pub activation: f32,
+}
+
+/// Renders `channels` of `layer` as one batch (image `i` maximises channel `channels[i]`), with
+/// a parameterization made by `param` for the batch size.
+pub fn render_channels(
+    model: &dyn VisualModel,
+    layer: &str,
+    channels: &[usize],
+    param: &dyn Fn(usize) -> ImageParam,
+    config: &RenderConfig,
+    device: &Device,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<ChannelRender>> {
+    let objective = channels_per_image(layer, channels.to_vec());
+    let rendered = render(model, &objective, &param(channels.len()), config, device, progress)?;
+    let images = to_images(rendered.images.clone())?;
+    channels
+        .iter()
+        .zip(images)
+        .enumerate()
+        .map(|(i, (&c, image))| {
+            let single = rendered.images.clone().narrow(0, i, 1);
+            Ok(ChannelRender {
+                channel: c,
+                image,
+                activation: evaluate(model, &channel(layer, c), single)?,
+            })
+        })
+        .collect()
+}
