@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
@@ -83,8 +84,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Saves an image as PNG, atomically.
 pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
+    let encoder = PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
     image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_with_encoder(encoder)
         .map_err(|e| Error::Image(e.to_string()))?;
     write_atomic(path, &bytes)
 }
