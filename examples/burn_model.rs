@@ -53,7 +53,9 @@ impl VisualModel for EdgeModel {
                     None,
                     ConvOptions::new([1, 1], [3, 3], [1, 1], 1),
                 ))),
-                other => Err(Error::Model(format!("unknown layer `{other}`; this model has `edges`"))),
+                other => Err(Error::Model(format!(
+                    "unknown layer `{other}`; this model has `edges`"
+                ))),
             })
             .collect()
     }
@@ -64,11 +66,17 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let model = EdgeModel::new(&device);
     let objective = channels_per_image("edges", vec![0, 1, 2, 3]);
     let param = ImageParam::fourier(4, 64, 64, 1.0, &device);
-    let config = RenderConfig { steps: 128, ..RenderConfig::default() };
+    let config = RenderConfig {
+        steps: 128,
+        ..RenderConfig::default()
+    };
     let out = render(&model, &objective, &param, &config, &device, &mut |_| {})?;
     println!("objective {:.3} -> {:.3}", out.history[0], out.history[127]);
     let labels = ["0", "45", "90", "135"].map(String::from);
-    save_png(&grid(&to_images(out.images)?, &labels, 4), "burn_model.png".as_ref())?;
+    save_png(
+        &grid(&to_images(out.images)?, &labels, 4),
+        "burn_model.png".as_ref(),
+    )?;
     println!("wrote burn_model.png");
     Ok(())
 }

@@ -18,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (model, _) = OnnxModel::load_with_manifest(excite::bundled_model_path(), &device)?;
     let objective = channel(layer, index);
     let param = ImageParam::fourier(1, 128, 128, 1.0, &device);
-    let config = RenderConfig { steps, ..RenderConfig::default() };
+    let config = RenderConfig {
+        steps,
+        ..RenderConfig::default()
+    };
     let out = render(&model, &objective, &param, &config, &device, &mut |p| {
         if p.step % 64 == 0 {
             println!("step {:4}: {} = {:.3}", p.step, objective, p.value);

@@ -27,8 +27,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         transforms: vec![Transform::Jitter(4)],
         ..RenderConfig::default()
     };
-    let out = render(&model, &layer_l2(layer), &param, &config, &device, &mut |_| {})?;
-    println!("L2({layer}) {:.3} -> {:.3}", out.history[0], out.history[steps - 1]);
+    let out = render(
+        &model,
+        &layer_l2(layer),
+        &param,
+        &config,
+        &device,
+        &mut |_| {},
+    )?;
+    println!(
+        "L2({layer}) {:.3} -> {:.3}",
+        out.history[0],
+        out.history[steps - 1]
+    );
     save_png(&to_images(out.images)?[0], "deepdream.png".as_ref())?;
     println!("wrote deepdream.png");
     Ok(())

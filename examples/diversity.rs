@@ -3,10 +3,10 @@
 //!
 //! `cargo run --release --example diversity -- [LAYER] [CHANNEL] [STEPS]`, writes `diversity.png`.
 
+use excite::core::ImageParam;
 use excite::core::grid::grid;
 use excite::core::image_io::{save_png, to_images};
 use excite::core::objective::{channel, diversity};
-use excite::core::ImageParam;
 use excite::model::OnnxModel;
 use excite::viz::{RenderConfig, default_device, render};
 
@@ -20,9 +20,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (model, _) = OnnxModel::load_with_manifest(excite::bundled_model_path(), &device)?;
     let objective = channel(layer, index) + 20.0 * diversity(layer);
     let param = ImageParam::fourier(4, 112, 112, 1.0, &device);
-    let config = RenderConfig { steps, ..RenderConfig::default() };
+    let config = RenderConfig {
+        steps,
+        ..RenderConfig::default()
+    };
     let out = render(&model, &objective, &param, &config, &device, &mut |_| {})?;
-    println!("{objective}: {:.3} -> {:.3}", out.history[0], out.history[steps - 1]);
+    println!(
+        "{objective}: {:.3} -> {:.3}",
+        out.history[0],
+        out.history[steps - 1]
+    );
     let images = to_images(out.images)?;
     save_png(&grid(&images, &[], 4), "diversity.png".as_ref())?;
     println!("wrote diversity.png");

@@ -13,7 +13,9 @@ use excite_core::spec::parse_objective;
 use excite_core::transform::standard;
 use excite_core::{ImageParam, VisualModel};
 use excite_model::{Manifest, OnnxModel};
-use excite_viz::{ProgressBar, RenderConfig, backend_name, default_device, render, render_channels};
+use excite_viz::{
+    ProgressBar, RenderConfig, backend_name, default_device, render, render_channels,
+};
 
 use crate::cli::{Cli, Command, Param, RenderArgs};
 use crate::layer_record::{ChannelEntry, LayerRecord, Settings};
@@ -50,7 +52,12 @@ fn load(path: &Path, device: &Device) -> Result<(OnnxModel, Option<Manifest>), S
 fn layers(path: &Path) -> CmdResult {
     let (model, _) = load(path, &Device::flex())?;
     let layers = model.layers().map_err(|e| e.to_string())?;
-    let width = layers.iter().map(|l| l.name.len()).max().unwrap_or(4).max(5);
+    let width = layers
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(5);
     println!("{:width$}  {:18}  shape", "layer", "op");
     for l in layers {
         let shape: Vec<String> = l.shape.iter().map(ToString::to_string).collect();
@@ -70,10 +77,14 @@ fn classify(image: &Path, path: &Path) -> CmdResult {
     let picture = read_image(image, None).map_err(|e| e.to_string())?;
     let mut x = from_image(&picture, &device);
     if picture.dimensions() != (size as u32, size as u32) {
-        let options = InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]);
+        let options =
+            InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]);
         x = interpolate(x, options);
     }
-    let logits = model.activations(x, &["logits"]).map_err(|e| e.to_string())?.remove(0);
+    let logits = model
+        .activations(x, &["logits"])
+        .map_err(|e| e.to_string())?
+        .remove(0);
     let [_, k, _, _] = logits.dims();
     let probs = softmax(logits.reshape([1, k]), 1)
         .into_data()
@@ -82,7 +93,10 @@ fn classify(image: &Path, path: &Path) -> CmdResult {
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     for &i in order.iter().take(5) {
-        let label = labels.as_ref().and_then(|l| l.get(i)).map_or("", String::as_str);
+        let label = labels
+            .as_ref()
+            .and_then(|l| l.get(i))
+            .map_or("", String::as_str);
         println!("{:>6.2}%  {i:>4}  {label}", probs[i] * 100.0);
     }
     Ok(())
@@ -92,7 +106,11 @@ fn config(args: &RenderArgs) -> RenderConfig {
     RenderConfig {
         steps: args.steps,
         learning_rate: args.lr,
-        transforms: if args.no_transforms { Vec::new() } else { standard() },
+        transforms: if args.no_transforms {
+            Vec::new()
+        } else {
+            standard()
+        },
         thresholds: Vec::new(),
         seed: args.seed,
     }
@@ -115,7 +133,8 @@ fn parse_range(text: &str, channels: usize) -> Result<[usize; 2], String> {
         if s.is_empty() {
             Ok(default)
         } else {
-            s.parse::<usize>().map_err(|_| format!("`{s}` in `{text}` is not a channel number"))
+            s.parse::<usize>()
+                .map_err(|_| format!("`{s}` in `{text}` is not a channel number"))
         }
     };
     let (a, b) = (parse(a, 0)?, parse(b, channels)?);
@@ -149,7 +168,10 @@ fn render_layer(
         .cloned()
         .expect("checked above");
     if info.shape.len() < 2 {
-        return Err(format!("layer `{layer}` has shape {:?}: it has no channels", info.shape));
+        return Err(format!(
+            "layer `{layer}` has shape {:?}: it has no channels",
+            info.shape
+        ));
     }
     let range = match channels {
         Some(text) => parse_range(text, info.shape[1])?,
@@ -158,7 +180,10 @@ fn render_layer(
     let out = out.unwrap_or_else(|| PathBuf::from("renders").join(layer));
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let settings = Settings {
-        model: args.model.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        model: args
+            .model
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         layer: layer.to_string(),
         channels: range,
         size: args.size,
@@ -197,7 +222,7 @@ fn render_layer(
         .filter(|chunk| !chunk.iter().all(|&c| record.has(c, &out)))
         .collect();
     let config = config(args);
-    let mut bar = ProgressBar::new(format!("{layer}"), chunks.len() * args.steps);
+    let mut bar = ProgressBar::new(layer.to_string(), chunks.len() * args.steps);
     for (done, chunk) in chunks.iter().enumerate() {
         let start = Instant::now();
         let chunk_config = RenderConfig {
@@ -205,10 +230,26 @@ fn render_layer(
             ..config.clone()
         };
         let mut on_step = |p: &excite_viz::Progress| {
-            bar.update(done * args.steps + p.step, &format!("channels {}..{} objective {:.3}", chunk[0], chunk[chunk.len() - 1] + 1, p.value));
+            bar.update(
+                done * args.steps + p.step,
+                &format!(
+                    "channels {}..{} objective {:.3}",
+                    chunk[0],
+                    chunk[chunk.len() - 1] + 1,
+                    p.value
+                ),
+            );
         };
         let param = |b: usize| make_param(args.param, b, args.size, &device);
-        match render_channels(&model, layer, chunk, &param, &chunk_config, &device, &mut on_step) {
+        match render_channels(
+            &model,
+            layer,
+            chunk,
+            &param,
+            &chunk_config,
+            &device,
+            &mut on_step,
+        ) {
             Ok(renders) => {
                 let seconds = start.elapsed().as_secs_f32();
                 for r in renders {
@@ -226,7 +267,9 @@ fn render_layer(
             }
             Err(e) => {
                 eprintln!("\nchannels {:?} failed: {e}; continuing", chunk);
-                record.failures.extend(chunk.iter().map(|&c| (c, e.to_string())));
+                record
+                    .failures
+                    .extend(chunk.iter().map(|&c| (c, e.to_string())));
             }
         }
         record.channels.sort_by_key(|e| e.channel);
@@ -243,7 +286,11 @@ fn render_layer(
     if record.failures.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} channels failed; see {}", record.failures.len(), record_path.display()))
+        Err(format!(
+            "{} channels failed; see {}",
+            record.failures.len(),
+            record_path.display()
+        ))
     }
 }
 
@@ -282,9 +329,16 @@ fn render_objective(
         None => make_param(args.param, batch.max(1), args.size, &device),
     };
     let mut bar = ProgressBar::new(objective.to_string(), args.steps);
-    let rendered = render(&model, &objective, &param, &config(args), &device, &mut |p| {
-        bar.update(p.step, &format!("objective {:.3}", p.value));
-    })
+    let rendered = render(
+        &model,
+        &objective,
+        &param,
+        &config(args),
+        &device,
+        &mut |p| {
+            bar.update(p.step, &format!("objective {:.3}", p.value));
+        },
+    )
     .map_err(|e| e.to_string())?;
     bar.finish();
     let images = to_images(rendered.images).map_err(|e| e.to_string())?;

@@ -69,9 +69,13 @@ mod tests {
     fn inverse_inverts() {
         let m = color_matrix();
         let inv = invert(m);
-        for i in 0..3 {
+        for (i, row) in m.iter().enumerate() {
             for j in 0..3 {
-                let v: f32 = (0..3).map(|k| m[i][k] * inv[k][j]).sum();
+                let v: f32 = row
+                    .iter()
+                    .zip(&inv)
+                    .map(|(a, inv_row)| a * inv_row[j])
+                    .sum();
                 assert!((v - f32::from(u8::from(i == j))).abs() < 1e-5);
             }
         }

@@ -51,7 +51,9 @@ pub enum Error {
         batch: usize,
     },
     /// The optimisation produced NaN or infinity.
-    #[error("the objective became {value} at step {step}; lower the learning rate or change the objective")]
+    #[error(
+        "the objective became {value} at step {step}; lower the learning rate or change the objective"
+    )]
     NonFinite {
         /// The step (1-based).
         step: usize,

@@ -26,11 +26,19 @@ impl InverseRfft2 {
         let wf = w / 2 + 1;
         let (sh, sw) = ((h as f64).sqrt(), (w as f64).sqrt());
         let mat = |rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f64| {
-            let values: Vec<f32> = (0..rows * cols).map(|i| f(i / cols, i % cols) as f32).collect();
+            let values: Vec<f32> = (0..rows * cols)
+                .map(|i| f(i / cols, i % cols) as f32)
+                .collect();
             Tensor::<4>::from_data(TensorData::new(values, [1, 1, rows, cols]), device)
         };
         let angle_y = |y: usize, ky: usize| 2.0 * PI * ((ky * y) % h) as f64 / h as f64;
-        let weight = |kx: usize| if kx == 0 || (w % 2 == 0 && kx == w / 2) { 1.0 } else { 2.0 };
+        let weight = |kx: usize| {
+            if kx == 0 || (w.is_multiple_of(2) && kx == w / 2) {
+                1.0
+            } else {
+                2.0
+            }
+        };
         let angle_x = |kx: usize, x: usize| 2.0 * PI * ((kx * x) % w) as f64 / w as f64;
         Self {
             h,
@@ -58,7 +66,11 @@ impl InverseRfft2 {
 /// `|f|` of each half-spectrum bin, `[h, w/2+1]` row-major (numpy's `fftfreq` along each axis).
 pub fn frequencies(h: usize, w: usize) -> Vec<f32> {
     let freq = |k: usize, n: usize| {
-        let k = if k <= (n - 1) / 2 { k as f64 } else { k as f64 - n as f64 };
+        let k = if k <= (n - 1) / 2 {
+            k as f64
+        } else {
+            k as f64 - n as f64
+        };
         k / n as f64
     };
     let wf = w / 2 + 1;
@@ -90,9 +102,14 @@ mod tests {
         for ky in 0..h {
             for kx in 0..w {
                 // Hermitian extension of the half spectrum.
-                let (k2y, k2x, sign) = if kx < wf { (ky, kx, 1.0) } else { ((h - ky) % h, w - kx, -1.0) };
+                let (k2y, k2x, sign) = if kx < wf {
+                    (ky, kx, 1.0)
+                } else {
+                    ((h - ky) % h, w - kx, -1.0)
+                };
                 let (a, b) = (re[k2y * wf + k2x] as f64, sign * im[k2y * wf + k2x] as f64);
-                let angle = 2.0 * PI * (ky as f64 * y as f64 / h as f64 + kx as f64 * x as f64 / w as f64);
+                let angle =
+                    2.0 * PI * (ky as f64 * y as f64 / h as f64 + kx as f64 * x as f64 / w as f64);
                 total += a * angle.cos() - b * angle.sin();
             }
         }
@@ -105,7 +122,9 @@ mod tests {
             let wf = w / 2 + 1;
             let n = h * wf;
             // A Hermitian-consistent spectrum: the spectrum of a real image.
-            let img: Vec<f64> = (0..h * w).map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5).collect();
+            let img: Vec<f64> = (0..h * w)
+                .map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5)
+                .collect();
             let mut re = vec![0f32; n];
             let mut im = vec![0f32; n];
             for ky in 0..h {
@@ -113,7 +132,10 @@ mod tests {
                     let (mut a, mut b) = (0.0, 0.0);
                     for y in 0..h {
                         for x in 0..w {
-                            let angle = -2.0 * PI * (ky as f64 * y as f64 / h as f64 + kx as f64 * x as f64 / w as f64);
+                            let angle = -2.0
+                                * PI
+                                * (ky as f64 * y as f64 / h as f64
+                                    + kx as f64 * x as f64 / w as f64);
                             a += img[y * w + x] * angle.cos();
                             b += img[y * w + x] * angle.sin();
                         }
@@ -124,13 +146,18 @@ mod tests {
                 }
             }
             let device = Device::flex();
-            let t = |v: &Vec<f32>| Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 1, h, wf]), &device);
+            let t = |v: &Vec<f32>| {
+                Tensor::<4>::from_data(TensorData::new(v.clone(), [1, 1, h, wf]), &device)
+            };
             let out = InverseRfft2::new(h, w, &device).apply(t(&re), t(&im));
             let out = out.into_data().try_to_vec::<f32>().unwrap();
             for y in 0..h {
                 for x in 0..w {
                     let want = reference(&re, &im, h, w, y, x);
-                    assert!((out[y * w + x] as f64 - want).abs() < 1e-4, "{h}x{w} ({y},{x})");
+                    assert!(
+                        (out[y * w + x] as f64 - want).abs() < 1e-4,
+                        "{h}x{w} ({y},{x})"
+                    );
                     assert!((want - img[y * w + x]).abs() < 1e-4, "round trip {h}x{w}");
                 }
             }

@@ -61,9 +61,16 @@ pub fn grid(images: &[RgbImage], labels: &[String], columns: usize) -> RgbImage 
     let gap = 4;
     let label = if labels.is_empty() { 0 } else { LABEL_HEIGHT };
     let cell = (w + gap, h + label + gap);
-    let mut canvas = RgbImage::from_pixel(columns * cell.0 + gap, rows * cell.1 + gap, Rgb([255, 255, 255]));
+    let mut canvas = RgbImage::from_pixel(
+        columns * cell.0 + gap,
+        rows * cell.1 + gap,
+        Rgb([255, 255, 255]),
+    );
     for (i, img) in images.iter().enumerate() {
-        let (x, y) = (gap + (i as u32 % columns) * cell.0, gap + (i as u32 / columns) * cell.1);
+        let (x, y) = (
+            gap + (i as u32 % columns) * cell.0,
+            gap + (i as u32 / columns) * cell.1,
+        );
         image::imageops::replace(&mut canvas, img, i64::from(x), i64::from(y));
         if let Some(text) = labels.get(i) {
             draw_text(&mut canvas, text, x, y + h + 2, Rgb([0, 0, 0]));
@@ -79,7 +86,11 @@ mod tests {
     #[test]
     fn grid_places_tiles_and_labels() {
         let tile = RgbImage::from_pixel(10, 10, Rgb([255, 0, 0]));
-        let g = grid(&[tile.clone(), tile.clone(), tile], &["0".into(), "1".into(), "2".into()], 2);
+        let g = grid(
+            &[tile.clone(), tile.clone(), tile],
+            &["0".into(), "1".into(), "2".into()],
+            2,
+        );
         assert_eq!(g.dimensions(), (4 + 2 * 14, 4 + 2 * (14 + LABEL_HEIGHT)));
         assert_eq!(*g.get_pixel(4, 4), Rgb([255, 0, 0]));
         // Some label pixel is black.

@@ -50,15 +50,15 @@ pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
     let image = image::open(path)
         .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
         .to_rgb8();
-    if let Some([w, h]) = size {
-        if image.dimensions() != (w, h) {
-            return Err(Error::Image(format!(
-                "{} is {}x{}, expected {w}x{h}",
-                path.display(),
-                image.width(),
-                image.height()
-            )));
-        }
+    if let Some([w, h]) = size
+        && image.dimensions() != (w, h)
+    {
+        return Err(Error::Image(format!(
+            "{} is {}x{}, expected {w}x{h}",
+            path.display(),
+            image.width(),
+            image.height()
+        )));
     }
     Ok(image)
 }
@@ -73,7 +73,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -84,7 +88,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Saves an image as PNG, atomically.
 pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
-    let encoder = PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
+    let encoder =
+        PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
     image
         .write_with_encoder(encoder)
         .map_err(|e| Error::Image(e.to_string()))?;

@@ -74,7 +74,12 @@ impl Objective {
         })
     }
 
-    fn combine(self, other: Self, op: &'static str, f: fn(Tensor<1>, Tensor<1>) -> Tensor<1>) -> Self {
+    fn combine(
+        self,
+        other: Self,
+        op: &'static str,
+        f: fn(Tensor<1>, Tensor<1>) -> Tensor<1>,
+    ) -> Self {
         let mut layers = self.layers;
         for l in other.layers {
             if !layers.contains(&l) {
@@ -134,7 +139,10 @@ impl std::iter::Sum for Objective {
 /// A constant (useful as the neutral element of sums).
 pub fn constant(value: f32) -> Objective {
     Objective::new(Vec::new(), format!("{value}"), move |acts| {
-        Ok(Tensor::from_data(TensorData::new(vec![value], [1]), &acts.get(INPUT)?.device()))
+        Ok(Tensor::from_data(
+            TensorData::new(vec![value], [1]),
+            &acts.get(INPUT)?.device(),
+        ))
     })
 }
 
@@ -154,11 +162,15 @@ fn checked_channel(layer: &str, act: &Tensor<4>, channel: usize) -> Result<()> {
 /// The mean activation of one channel of `layer` (over positions and the batch).
 pub fn channel(layer: &str, channel: usize) -> Objective {
     let name = layer.to_string();
-    Objective::new(vec![name.clone()], format!("{layer}:{channel}"), move |acts| {
-        let act = acts.get(&name)?;
-        checked_channel(&name, &act, channel)?;
-        Ok(act.narrow(1, channel, 1).mean())
-    })
+    Objective::new(
+        vec![name.clone()],
+        format!("{layer}:{channel}"),
+        move |acts| {
+            let act = acts.get(&name)?;
+            checked_channel(&name, &act, channel)?;
+            Ok(act.narrow(1, channel, 1).mean())
+        },
+    )
 }
 
 /// A class logit (or any unit of a `[N, K]` layer): the same as [`channel`] on that layer.
@@ -213,7 +225,11 @@ pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> 
                 height,
             });
         }
-        Ok(act.narrow(1, channel, 1).narrow(2, y, 1).narrow(3, x, 1).mean())
+        Ok(act
+            .narrow(1, channel, 1)
+            .narrow(2, y, 1)
+            .narrow(3, x, 1)
+            .mean())
     })
 }
 
@@ -231,42 +247,62 @@ pub fn layer_l2(layer: &str) -> Objective {
 /// the direction over sheer magnitude (Lucid's `direction_neuron_cossim`).
 pub fn direction(layer: &str, direction: Vec<f32>, cosine_power: f32) -> Objective {
     let name = layer.to_string();
-    Objective::new(vec![name.clone()], format!("direction({layer})"), move |acts| {
-        let act = acts.get(&name)?;
-        let c = act.dims()[1];
-        if direction.len() != c {
-            return Err(Error::LayerMismatch {
-                layer: name.clone(),
-                reason: format!("the direction has {} values, the layer {c} channels", direction.len()),
-            });
-        }
-        let v = Tensor::<4>::from_data(TensorData::new(direction.clone(), [1, c, 1, 1]), &act.device());
-        let dot = (act.clone() * v).sum_dim(1);
-        if cosine_power <= 0.0 {
-            return Ok(dot.mean());
-        }
-        let v_norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let norm = (act.clone() * act).sum_dim(1).sqrt() * v_norm;
-        let cosine = dot.clone() / (norm + 1e-4);
-        Ok((dot * cosine.clamp_min(0.1).powf_scalar(cosine_power)).mean())
-    })
+    Objective::new(
+        vec![name.clone()],
+        format!("direction({layer})"),
+        move |acts| {
+            let act = acts.get(&name)?;
+            let c = act.dims()[1];
+            if direction.len() != c {
+                return Err(Error::LayerMismatch {
+                    layer: name.clone(),
+                    reason: format!(
+                        "the direction has {} values, the layer {c} channels",
+                        direction.len()
+                    ),
+                });
+            }
+            let v = Tensor::<4>::from_data(
+                TensorData::new(direction.clone(), [1, c, 1, 1]),
+                &act.device(),
+            );
+            let dot = (act.clone() * v).sum_dim(1);
+            if cosine_power <= 0.0 {
+                return Ok(dot.mean());
+            }
+            let v_norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
+            let norm = (act.clone() * act).sum_dim(1).sqrt() * v_norm;
+            let cosine = dot.clone() / (norm + 1e-4);
+            Ok((dot * cosine.clamp_min(0.1).powf_scalar(cosine_power)).mean())
+        },
+    )
 }
 
 /// Diversity of the batch at `layer`: minus the mean pairwise dot product of the images'
 /// L2-normalised Gram matrices (Lucid's `diversity`). Higher means more different images.
 pub fn diversity(layer: &str) -> Objective {
     let name = layer.to_string();
-    Objective::new(vec![name.clone()], format!("diversity({layer})"), move |acts| {
-        let act = acts.get(&name)?;
-        let [b, c, h, w] = act.dims();
-        let flat: Tensor<3> = act.reshape([b, c, h * w]);
-        let grams = flat.clone().matmul(flat.swap_dims(1, 2)).reshape([b, c * c]);
-        let norms = (grams.clone() * grams.clone()).sum_dim(1).sqrt().clamp_min(1e-10);
-        let grams = grams / norms;
-        let similarity = grams.clone().matmul(grams.transpose());
-        let total = similarity.clone().sum() - similarity.diag_sum();
-        Ok(total * (-1.0 / b as f32))
-    })
+    Objective::new(
+        vec![name.clone()],
+        format!("diversity({layer})"),
+        move |acts| {
+            let act = acts.get(&name)?;
+            let [b, c, h, w] = act.dims();
+            let flat: Tensor<3> = act.reshape([b, c, h * w]);
+            let grams = flat
+                .clone()
+                .matmul(flat.swap_dims(1, 2))
+                .reshape([b, c * c]);
+            let norms = (grams.clone() * grams.clone())
+                .sum_dim(1)
+                .sqrt()
+                .clamp_min(1e-10);
+            let grams = grams / norms;
+            let similarity = grams.clone().matmul(grams.transpose());
+            let total = similarity.clone().sum() - similarity.diag_sum();
+            Ok(total * (-1.0 / b as f32))
+        },
+    )
 }
 
 trait DiagSum {

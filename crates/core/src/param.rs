@@ -20,10 +20,7 @@ enum Basis {
     /// Raw pixels.
     Pixels,
     /// A half spectrum `(2, B, 3, h, w/2+1)` scaled by `1/f^decay`.
-    Fourier {
-        dft: InverseRfft2,
-        scale: Tensor<4>,
-    },
+    Fourier { dft: InverseRfft2, scale: Tensor<4> },
     /// Phases only, under a fixed magnitude (MACO).
     Phase {
         dft: InverseRfft2,
@@ -101,7 +98,7 @@ impl ImageParam {
                     .enumerate()
                     .map(|(i, s)| {
                         let kx = i % wf;
-                        let twice = kx != 0 && !(width % 2 == 0 && kx == width / 2);
+                        let twice = kx != 0 && !(width.is_multiple_of(2) && kx == width / 2);
                         s * s * if twice { 2.0 } else { 1.0 }
                     })
                     .sum();
@@ -112,7 +109,10 @@ impl ImageParam {
         Ok(Self {
             basis: Basis::Phase {
                 dft: InverseRfft2::new(height, width, device),
-                magnitude: Tensor::from_data(TensorData::new(magnitude, [1, 1, height, wf]), device),
+                magnitude: Tensor::from_data(
+                    TensorData::new(magnitude, [1, 1, height, wf]),
+                    device,
+                ),
             },
             ..Self::pixels(batch, height, width)
         })
@@ -151,7 +151,11 @@ impl ImageParam {
         if let Some(start) = &self.start {
             let clamped = start.clone().clamp(1e-3, 1.0 - 1e-3);
             let logit = (clamped.clone() / (clamped.neg() + 1.0)).log();
-            let raw = if self.decorrelate { rgb_to_decorrelated(logit) } else { logit };
+            let raw = if self.decorrelate {
+                rgb_to_decorrelated(logit)
+            } else {
+                logit
+            };
             return raw.unsqueeze::<5>().to_device(device);
         }
         let (shape, values): ([usize; 5], Vec<f32>) = match self.basis {
@@ -159,7 +163,9 @@ impl ImageParam {
             Basis::Fourier { .. } => ([2, b, 3, h, wf], normal(&mut rng, 2 * b * 3 * h * wf, 0.01)),
             Basis::Phase { .. } => (
                 [1, b, 3, h, wf],
-                (0..b * 3 * h * wf).map(|_| rng.random_range(-PI..PI)).collect(),
+                (0..b * 3 * h * wf)
+                    .map(|_| rng.random_range(-PI..PI))
+                    .collect(),
             ),
         };
         Tensor::from_data(TensorData::new(values, shape), device)
@@ -183,7 +189,11 @@ impl ImageParam {
                 dft.apply(re, im)
             }
         };
-        let x = if self.decorrelate { decorrelated_to_rgb(x) } else { x };
+        let x = if self.decorrelate {
+            decorrelated_to_rgb(x)
+        } else {
+            x
+        };
         sigmoid(x)
     }
 }
@@ -233,10 +243,16 @@ mod tests {
     #[test]
     fn from_image_reproduces_the_image() {
         let device = Device::flex();
-        let values: Vec<f32> = (0..3 * 4 * 4).map(|i| 0.1 + 0.8 * (i as f32 / 47.0)).collect();
+        let values: Vec<f32> = (0..3 * 4 * 4)
+            .map(|i| 0.1 + 0.8 * (i as f32 / 47.0))
+            .collect();
         let image = Tensor::<4>::from_data(TensorData::new(values.clone(), [1, 3, 4, 4]), &device);
         let param = ImageParam::from_image(image);
-        let back = param.image(param.init(0, &device)).into_data().try_to_vec::<f32>().unwrap();
+        let back = param
+            .image(param.init(0, &device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for (a, b) in values.iter().zip(back) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }

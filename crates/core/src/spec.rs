@@ -45,13 +45,17 @@ fn bad(spec: &str, reason: &str) -> Error {
 fn parse_term(spec: &str, term: &str) -> Result<Objective> {
     let (factor, body) = match term.split_once('*') {
         Some((k, body)) => (
-            k.trim().parse::<f32>().map_err(|_| bad(spec, &format!("`{k}` is not a number")))?,
+            k.trim()
+                .parse::<f32>()
+                .map_err(|_| bad(spec, &format!("`{k}` is not a number")))?,
             body.trim(),
         ),
         None => (1.0, term),
     };
     let number = |s: &str| -> Result<usize> {
-        s.trim().parse().map_err(|_| bad(spec, &format!("`{s}` is not a non-negative integer")))
+        s.trim()
+            .parse()
+            .map_err(|_| bad(spec, &format!("`{s}` is not a non-negative integer")))
     };
     if body.is_empty() {
         return Err(bad(spec, "empty term"));
@@ -67,14 +71,20 @@ fn parse_term(spec: &str, term: &str) -> Result<Objective> {
         ["neuron", layer, rest] => match rest.split_once('@') {
             None => neuron(layer, number(rest)?, None),
             Some((c, pos)) => {
-                let (x, y) = pos.split_once(',').ok_or_else(|| bad(spec, "a position is X,Y"))?;
+                let (x, y) = pos
+                    .split_once(',')
+                    .ok_or_else(|| bad(spec, "a position is X,Y"))?;
                 neuron(layer, number(c)?, Some((number(x)?, number(y)?)))
             }
         },
         [layer, c] => channel(layer, number(c)?),
         _ => return Err(bad(spec, &format!("unknown term `{body}`"))),
     };
-    Ok(if factor == 1.0 { objective } else { factor * objective })
+    Ok(if factor == 1.0 {
+        objective
+    } else {
+        factor * objective
+    })
 }
 
 #[cfg(test)]
@@ -86,10 +96,16 @@ mod tests {
         let o = parse_objective("blocks.5:12 + 0.5*diversity:blocks.5 - 0.05*tv").unwrap();
         assert_eq!(o.layers(), ["blocks.5".to_string()]);
         let text = o.to_string();
-        assert!(text.contains("blocks.5:12") && text.contains("diversity") && text.contains("TV"), "{text}");
+        assert!(
+            text.contains("blocks.5:12") && text.contains("diversity") && text.contains("TV"),
+            "{text}"
+        );
         let n = parse_objective("neuron:head.relu6:7@3,4").unwrap();
         assert_eq!(n.to_string(), "head.relu6:7@(3,4)");
-        assert_eq!(parse_objective("logit:282").unwrap().layers(), ["logits".to_string()]);
+        assert_eq!(
+            parse_objective("logit:282").unwrap().layers(),
+            ["logits".to_string()]
+        );
     }
 
     #[test]

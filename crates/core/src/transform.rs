@@ -3,7 +3,9 @@
 
 use burn::tensor::grid::affine_grid_2d;
 use burn::tensor::module::interpolate;
-use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode, InterpolateOptions, PadMode};
+use burn::tensor::ops::{
+    GridSampleOptions, GridSamplePaddingMode, InterpolateMode, InterpolateOptions, PadMode,
+};
 use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -31,9 +33,10 @@ impl Transform {
     pub fn apply(&self, x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         match self {
-            Transform::Pad { width, value } => {
-                x.pad([(*width, *width), (*width, *width)], PadMode::Constant(*value))
-            }
+            Transform::Pad { width, value } => x.pad(
+                [(*width, *width), (*width, *width)],
+                PadMode::Constant(*value),
+            ),
             Transform::Jitter(d) => {
                 let d = (*d).min(h - 1).min(w - 1);
                 if d == 0 {
@@ -52,7 +55,8 @@ impl Transform {
                 if size == [h, w] {
                     return x;
                 }
-                let options = InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size(size);
+                let options =
+                    InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size(size);
                 interpolate(x, options)
             }
             Transform::Rotate(angles) => {
@@ -126,7 +130,9 @@ mod tests {
         let Transform::Scale(s) = &t[2] else { panic!() };
         assert_eq!(s.len(), 11);
         assert!((s[0] - 0.90).abs() < 1e-6 && (s[10] - 1.10).abs() < 1e-6);
-        let Transform::Rotate(a) = &t[3] else { panic!() };
+        let Transform::Rotate(a) = &t[3] else {
+            panic!()
+        };
         assert_eq!(a.len(), 26);
         assert_eq!(a.iter().filter(|&&v| v == 0.0).count(), 6);
     }
@@ -138,7 +144,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let padded = standard()[0].apply(x.clone(), &mut rng);
         assert_eq!(padded.dims(), [2, 3, 88, 88]);
-        assert_eq!(Transform::Jitter(8).apply(x.clone(), &mut rng).dims(), [2, 3, 56, 56]);
+        assert_eq!(
+            Transform::Jitter(8).apply(x.clone(), &mut rng).dims(),
+            [2, 3, 56, 56]
+        );
         let scaled = Transform::Scale(vec![1.1]).apply(x.clone(), &mut rng);
         assert_eq!(scaled.dims(), [2, 3, 70, 70]);
     }

@@ -50,9 +50,10 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
                     w.dims()[1] * groups
                 ));
             }
-            let padding = window
-                .padding
-                .resolve([h, wd], window.kernel, window.strides, window.dilations);
+            let padding =
+                window
+                    .padding
+                    .resolve([h, wd], window.kernel, window.strides, window.dilations);
             let options =
                 ConvOptions::new_with_padding(window.strides, padding, window.dilations, *groups);
             Ok(Value::from_tensor(conv2d(x, w, bias, options)))
@@ -60,9 +61,10 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
         Op::MaxPool { window, ceil } => {
             let x = to4(input(0)?)?;
             let [_, _, h, w] = x.dims();
-            let padding = window
-                .padding
-                .resolve([h, w], window.kernel, window.strides, window.dilations);
+            let padding =
+                window
+                    .padding
+                    .resolve([h, w], window.kernel, window.strides, window.dilations);
             let options = MaxPoolOptions::new(window.kernel)
                 .with_stride(window.strides)
                 .with_padding_pairs(padding)
@@ -77,9 +79,10 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
         } => {
             let x = to4(input(0)?)?;
             let [_, _, h, w] = x.dims();
-            let padding = window
-                .padding
-                .resolve([h, w], window.kernel, window.strides, window.dilations);
+            let padding =
+                window
+                    .padding
+                    .resolve([h, w], window.kernel, window.strides, window.dilations);
             let mut options = AvgPoolOptions::new(window.kernel)
                 .with_stride(window.strides)
                 .with_padding_pairs(padding)
@@ -136,7 +139,10 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
                 return Err("the target shape must be an integer tensor".into());
             };
             let (t, _) = float(0)?;
-            Ok(Value::reshaped(t, &reshape_target(&shape, target, *allow_zero)?))
+            Ok(Value::reshaped(
+                t,
+                &reshape_target(&shape, target, *allow_zero)?,
+            ))
         }
         Op::Transpose(perm) => {
             let (t, rank) = float(0)?;
@@ -147,8 +153,13 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
                 return Err(format!("perm {perm:?} is not a permutation of rank {rank}"));
             }
             let offset = MAX_RANK - rank;
-            let full: [usize; MAX_RANK] =
-                std::array::from_fn(|i| if i < offset { i } else { offset + perm[i - offset] });
+            let full: [usize; MAX_RANK] = std::array::from_fn(|i| {
+                if i < offset {
+                    i
+                } else {
+                    offset + perm[i - offset]
+                }
+            });
             Ok(Value::Float {
                 tensor: t.permute(full),
                 rank,
@@ -331,7 +342,10 @@ fn check_rank(rank: usize) -> Result<(), String> {
 fn to4(v: &Value) -> Result<Tensor<4>, String> {
     match v {
         Value::Float { tensor, rank: 4 } => Ok(tensor.clone().reshape(last::<4>(&v.shape()))),
-        _ => Err(format!("expected an NCHW tensor, got shape {:?}", v.shape())),
+        _ => Err(format!(
+            "expected an NCHW tensor, got shape {:?}",
+            v.shape()
+        )),
     }
 }
 
@@ -394,7 +408,7 @@ fn reshape_target(shape: &[usize], target: &[i64], allow_zero: bool) -> Result<V
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {shape:?} to {target:?}"));
         }
         out[i] = total / known;
@@ -414,7 +428,16 @@ fn binary(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
 
 fn combine(op: &Op, a: Value, b: &Value) -> EvalResult {
     match (a, b) {
-        (Value::Float { tensor: x, rank: ra }, Value::Float { tensor: y, rank: rb }) => {
+        (
+            Value::Float {
+                tensor: x,
+                rank: ra,
+            },
+            Value::Float {
+                tensor: y,
+                rank: rb,
+            },
+        ) => {
             let (sa, sb) = (x.dims(), y.dims());
             if (0..MAX_RANK).any(|i| sa[i] != sb[i] && sa[i] != 1 && sb[i] != 1) {
                 return Err(format!(
@@ -489,7 +512,9 @@ fn concat(axis: i64, inputs: &[Option<&Value>]) -> EvalResult {
     for t in &tensors[1..] {
         let d = t.dims();
         if (0..MAX_RANK).any(|i| i != dim && d[i] != first[i]) {
-            return Err(format!("cannot concatenate {first:?} and {d:?} on axis {axis}"));
+            return Err(format!(
+                "cannot concatenate {first:?} and {d:?} on axis {axis}"
+            ));
         }
     }
     Ok(Value::Float {
@@ -504,7 +529,10 @@ mod tests {
 
     #[test]
     fn reshape_resolves_minus_one_and_zero() {
-        assert_eq!(reshape_target(&[2, 3, 4], &[0, -1], false).unwrap(), vec![2, 12]);
+        assert_eq!(
+            reshape_target(&[2, 3, 4], &[0, -1], false).unwrap(),
+            vec![2, 12]
+        );
         assert_eq!(reshape_target(&[2, 3, 4], &[-1], false).unwrap(), vec![24]);
         assert!(reshape_target(&[2, 3, 4], &[5, -1], false).is_err());
     }

@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor};
 use onnx_ir::ModelProto;
 
 use crate::error::{ModelError, Result};
-use crate::manifest::{Manifest, Normalization};
 use crate::eval::eval;
+use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
 use crate::onnx_file::{RawTensor, read_model, read_tensor};
 use crate::ops::{Op, Parsed, SUPPORTED_OPS, parse, to_value};
@@ -67,7 +67,11 @@ impl OnnxModel {
     }
 
     /// Builds a model from decoded ONNX; `base_dir` resolves external-data files.
-    pub fn from_proto(proto: &ModelProto, base_dir: Option<&Path>, device: &Device) -> Result<Self> {
+    pub fn from_proto(
+        proto: &ModelProto,
+        base_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
         let graph = proto
             .graph
             .as_ref()
@@ -120,16 +124,24 @@ impl OnnxModel {
                 reason,
             };
             if !(proto_node.domain.is_empty() || proto_node.domain == "ai.onnx") {
-                return Err(unsupported(&format!("{}::{}", proto_node.domain, proto_node.op_type), &name, opset));
+                return Err(unsupported(
+                    &format!("{}::{}", proto_node.domain, proto_node.op_type),
+                    &name,
+                    opset,
+                ));
             }
             let op = match parse(proto_node, opset, &constants, device).map_err(bad)? {
                 Parsed::Op(op) => op,
                 Parsed::Unsupported => return Err(unsupported(&proto_node.op_type, &name, opset)),
             };
-            if proto_node.op_type == "Constant" {
-                if let (Some(t), Some(out)) = (onnx_file_tensor(proto_node), proto_node.output.first()) {
-                    constants.insert(out.clone(), read_tensor(t, base_dir).map_err(ModelError::Invalid)?);
-                }
+            if proto_node.op_type == "Constant"
+                && let (Some(t), Some(out)) =
+                    (onnx_file_tensor(proto_node), proto_node.output.first())
+            {
+                constants.insert(
+                    out.clone(),
+                    read_tensor(t, base_dir).map_err(ModelError::Invalid)?,
+                );
             }
             nodes.push(Node {
                 name,
@@ -147,7 +159,11 @@ impl OnnxModel {
             .chain(constants.keys().map(String::as_str))
             .collect();
         for node in &nodes {
-            if let Some(missing) = node.inputs.iter().find(|i| !i.is_empty() && !produced.contains(i.as_str())) {
+            if let Some(missing) = node
+                .inputs
+                .iter()
+                .find(|i| !i.is_empty() && !produced.contains(i.as_str()))
+            {
                 return Err(ModelError::BadNode {
                     node: node.name.clone(),
                     op: node.op_type.clone(),
@@ -159,7 +175,11 @@ impl OnnxModel {
         let weights = graph
             .initializer
             .iter()
-            .filter_map(|init| constants.remove(&init.name).map(|raw| (init.name.clone(), to_value(raw, device))))
+            .filter_map(|init| {
+                constants
+                    .remove(&init.name)
+                    .map(|raw| (init.name.clone(), to_value(raw, device)))
+            })
             .collect();
         Ok(Self {
             nodes,
@@ -175,7 +195,10 @@ impl OnnxModel {
 
     /// Loads a model and, when a manifest (`x.toml` beside `x.onnx`) exists, its input
     /// normalisation; returns the manifest too.
-    pub fn load_with_manifest(path: impl AsRef<Path>, device: &Device) -> Result<(Self, Option<Manifest>)> {
+    pub fn load_with_manifest(
+        path: impl AsRef<Path>,
+        device: &Device,
+    ) -> Result<(Self, Option<Manifest>)> {
         let manifest = Manifest::beside(&path)?;
         let mut model = Self::load(path, device)?;
         if let Some(m) = &manifest {
@@ -217,7 +240,13 @@ impl OnnxModel {
         if let Some(layers) = self.layers.get() {
             return Ok(layers);
         }
-        let dim = |i: usize, default: usize| self.input_shape.get(i).copied().flatten().unwrap_or(default);
+        let dim = |i: usize, default: usize| {
+            self.input_shape
+                .get(i)
+                .copied()
+                .flatten()
+                .unwrap_or(default)
+        };
         let shape = [1, dim(1, 3), dim(2, 224), dim(3, 224)];
         let input = Tensor::<4>::zeros(shape, &self.device);
         let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -303,7 +332,9 @@ impl OnnxModel {
             .iter()
             .find(|n| n.outputs.iter().any(|o| o == output))
             .map(|n| n.name.clone())
-            .ok_or_else(|| ModelError::Invalid(format!("no node produces the output `{output}`")))?;
+            .ok_or_else(|| {
+                ModelError::Invalid(format!("no node produces the output `{output}`"))
+            })?;
         Ok(self.forward_to(input, &[name.as_str()])?.remove(0))
     }
 
@@ -347,20 +378,26 @@ impl OnnxModel {
         }
         Ok(layers
             .iter()
-            .map(|l| wanted.get(l).cloned().expect("every planned layer is evaluated"))
+            .map(|l| {
+                wanted
+                    .get(l)
+                    .cloned()
+                    .expect("every planned layer is evaluated")
+            })
             .collect())
     }
 
     fn check_input(&self, input: &Tensor<4>) -> Result<()> {
         let dims = input.dims();
         for (axis, (&got, want)) in dims.iter().zip(&self.input_shape).enumerate().skip(1) {
-            if let Some(want) = want {
-                if got != *want && (axis == 1 || self.input_shape.len() != 4) {
-                    return Err(ModelError::BadInput(format!(
-                        "input has shape {dims:?}, the model expects {:?} on axis {axis}",
-                        want
-                    )));
-                }
+            if let Some(want) = want
+                && got != *want
+                && (axis == 1 || self.input_shape.len() != 4)
+            {
+                return Err(ModelError::BadInput(format!(
+                    "input has shape {dims:?}, the model expects {:?} on axis {axis}",
+                    want
+                )));
             }
         }
         Ok(())
@@ -383,7 +420,9 @@ fn unsupported(op: &str, node: &str, opset: i64) -> ModelError {
 fn to_nchw(value: Value, layer: &str) -> Result<Tensor<4>> {
     let shape = value.shape();
     let Value::Float { tensor, .. } = value else {
-        return Err(ModelError::BadInput(format!("layer `{layer}` holds integers, not activations")));
+        return Err(ModelError::BadInput(format!(
+            "layer `{layer}` holds integers, not activations"
+        )));
     };
     let dims = match shape.as_slice() {
         [n, c, h, w] => [*n, *c, *h, *w],

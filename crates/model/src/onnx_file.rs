@@ -60,11 +60,15 @@ impl RawTensor {
 }
 
 /// Decodes a `TensorProto` (inline data; `base_dir` resolves external data).
-pub fn read_tensor(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Result<RawTensor, String> {
+pub fn read_tensor(
+    t: &TensorProto,
+    base_dir: Option<&Path>,
+) -> std::result::Result<RawTensor, String> {
     let mut shape = Vec::with_capacity(t.dims.len());
     let mut count: usize = 1;
     for &d in &t.dims {
-        let d = usize::try_from(d).map_err(|_| format!("tensor `{}` has a negative dimension {d}", t.name))?;
+        let d = usize::try_from(d)
+            .map_err(|_| format!("tensor `{}` has a negative dimension {d}", t.name))?;
         count = count
             .checked_mul(d)
             .filter(|&c| c <= MAX_TENSOR_ELEMENTS)
@@ -82,7 +86,10 @@ pub fn read_tensor(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Res
         if n == count {
             Ok(())
         } else {
-            Err(format!("tensor `{}` holds {n} values for shape {shape:?}", t.name))
+            Err(format!(
+                "tensor `{}` holds {n} values for shape {shape:?}",
+                t.name
+            ))
         }
     };
     match t.data_type {
@@ -90,7 +97,9 @@ pub fn read_tensor(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Res
             let values: Vec<f32> = if raw.is_empty() {
                 t.float_data.clone()
             } else {
-                raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+                raw.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()
             };
             check(values.len())?;
             Ok(RawTensor::Float(shape, values))
@@ -142,25 +151,48 @@ fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Resul
     for entry in &t.external_data {
         match entry.key.as_str() {
             "location" => location = Some(entry.value.to_string()),
-            "offset" => offset = entry.value.parse().map_err(|_| "bad external-data offset".to_string())?,
-            "length" => length = Some(entry.value.parse::<u64>().map_err(|_| "bad external-data length".to_string())?),
+            "offset" => {
+                offset = entry
+                    .value
+                    .parse()
+                    .map_err(|_| "bad external-data offset".to_string())?
+            }
+            "length" => {
+                length = Some(
+                    entry
+                        .value
+                        .parse::<u64>()
+                        .map_err(|_| "bad external-data length".to_string())?,
+                )
+            }
             _ => {}
         }
     }
-    let location = location.ok_or_else(|| format!("tensor `{}` has external data without a location", t.name))?;
-    let path = base_dir.map(|d| d.join(&location)).unwrap_or_else(|| location.clone().into());
+    let location = location
+        .ok_or_else(|| format!("tensor `{}` has external data without a location", t.name))?;
+    let path = base_dir
+        .map(|d| d.join(&location))
+        .unwrap_or_else(|| location.clone().into());
     let bytes = std::fs::read(&path).map_err(|e| {
-        format!("tensor `{}` keeps its data in the external file {}, which cannot be read: {e}", t.name, path.display())
+        format!(
+            "tensor `{}` keeps its data in the external file {}, which cannot be read: {e}",
+            t.name,
+            path.display()
+        )
     })?;
-    let start = usize::try_from(offset).map_err(|_| "external-data offset too large".to_string())?;
+    let start =
+        usize::try_from(offset).map_err(|_| "external-data offset too large".to_string())?;
     let end = match length {
         Some(len) => start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)),
         None => bytes.len(),
     };
-    bytes
-        .get(start..end)
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| format!("external file {} is shorter than tensor `{}` needs", path.display(), t.name))
+    bytes.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
+        format!(
+            "external file {} is shorter than tensor `{}` needs",
+            path.display(),
+            t.name
+        )
+    })
 }
 
 /// Typed access to a node's attributes.

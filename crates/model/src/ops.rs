@@ -72,8 +72,9 @@ impl Padding {
             Padding::Explicit(p) => p,
             Padding::Same { upper } => std::array::from_fn(|i| {
                 let out = size[i].div_ceil(stride[i]);
-                let needed = (out.saturating_sub(1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1)
-                    .saturating_sub(size[i]);
+                let needed =
+                    (out.saturating_sub(1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1)
+                        .saturating_sub(size[i]);
                 let small = needed / 2;
                 if upper {
                     (small, needed - small)
@@ -110,6 +111,8 @@ pub enum PadKind {
 }
 
 /// A parsed operator.
+// Tensors are large values; ops are built once per model and never moved in the hot loop.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Op {
     /// 2-D convolution (groups, dilation, strides, asymmetric pads, optional bias).
@@ -232,6 +235,7 @@ pub enum Op {
 }
 
 /// The outcome of parsing one node.
+#[allow(clippy::large_enum_variant)] // returned once per node at load time
 pub enum Parsed {
     /// A known operator.
     Op(Op),
@@ -248,7 +252,10 @@ pub fn parse(
 ) -> Result<Parsed, String> {
     let a = Attributes::of(node);
     let const_input = |i: usize| -> Option<&RawTensor> {
-        node.input.get(i).filter(|n| !n.is_empty()).and_then(|n| constants.get(n))
+        node.input
+            .get(i)
+            .filter(|n| !n.is_empty())
+            .and_then(|n| constants.get(n))
     };
     let const_ints = |i: usize| -> Result<Option<Vec<i64>>, String> {
         match const_input(i) {
@@ -285,7 +292,9 @@ pub fn parse(
             }
         }
         "AveragePool" => {
-            let kernel = a.ints("kernel_shape").ok_or("AveragePool needs kernel_shape")?;
+            let kernel = a
+                .ints("kernel_shape")
+                .ok_or("AveragePool needs kernel_shape")?;
             Op::AveragePool {
                 window: window(&a, Some(kernel))?,
                 ceil: a.int("ceil_mode", 0) != 0,
@@ -301,8 +310,14 @@ pub fn parse(
         "LeakyRelu" => Op::LeakyRelu(a.float("alpha", 0.01)),
         "HardSigmoid" => Op::HardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5)),
         "HardSwish" => Op::HardSwish,
-        "Clip" if opset < 11 => Op::Clip(a.float("min", f32::NEG_INFINITY), a.float("max", f32::INFINITY)),
-        "Clip" => Op::Clip(const_scalar(1, f32::NEG_INFINITY)?, const_scalar(2, f32::INFINITY)?),
+        "Clip" if opset < 11 => Op::Clip(
+            a.float("min", f32::NEG_INFINITY),
+            a.float("max", f32::INFINITY),
+        ),
+        "Clip" => Op::Clip(
+            const_scalar(1, f32::NEG_INFINITY)?,
+            const_scalar(2, f32::INFINITY)?,
+        ),
         "Add" | "Sum" => Op::Add,
         "Sub" => Op::Sub,
         "Mul" => Op::Mul,
@@ -314,7 +329,11 @@ pub fn parse(
         },
         "Transpose" => Op::Transpose(
             a.ints("perm")
-                .map(|p| p.into_iter().map(|v| usize::try_from(v).map_err(|_| "negative perm")).collect())
+                .map(|p| {
+                    p.into_iter()
+                        .map(|v| usize::try_from(v).map_err(|_| "negative perm"))
+                        .collect()
+                })
                 .transpose()?,
         ),
         "Unsqueeze" => Op::Unsqueeze(a.ints("axes").or(const_ints(1)?)),
@@ -340,7 +359,11 @@ pub fn parse(
                 "edge" => PadKind::Edge,
                 other => return Err(format!("Pad mode `{other}` is not supported")),
             };
-            let pads = if opset < 11 { a.ints("pads") } else { const_ints(1)? };
+            let pads = if opset < 11 {
+                a.ints("pads")
+            } else {
+                const_ints(1)?
+            };
             Op::Pad { pads, kind }
         }
         "LRN" => Op::Lrn {
@@ -350,7 +373,9 @@ pub fn parse(
             size: positive(a.int("size", 0), "size")?,
         },
         "Constant" => {
-            let tensor = a.tensor("value").ok_or("only tensor-valued Constant nodes are supported")?;
+            let tensor = a
+                .tensor("value")
+                .ok_or("only tensor-valued Constant nodes are supported")?;
             Op::Constant(to_value(read_tensor(tensor, None)?, device))
         }
         "Shape" => Op::Shape,
@@ -397,7 +422,9 @@ fn window(a: &Attributes, kernel: Option<Vec<i64>>) -> Result<Window, String> {
         "NOTSET" => {
             let pads = a.ints("pads").unwrap_or_else(|| vec![0; 4]);
             if pads.len() != 4 || pads.iter().any(|&p| p < 0) {
-                return Err(format!("pads must be four non-negative values, got {pads:?}"));
+                return Err(format!(
+                    "pads must be four non-negative values, got {pads:?}"
+                ));
             }
             let p = |i: usize| pads[i] as usize;
             Padding::Explicit([(p(0), p(2)), (p(1), p(3))])
@@ -432,8 +459,17 @@ fn batch_norm(
     if [beta.len(), mean.len(), var.len()].iter().any(|&l| l != c) {
         return Err("scale, bias, mean and variance differ in length".into());
     }
-    let scale: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + epsilon).sqrt()).collect();
-    let shift: Vec<f32> = beta.iter().zip(mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    let scale: Vec<f32> = gamma
+        .iter()
+        .zip(var)
+        .map(|(g, v)| g / (v + epsilon).sqrt())
+        .collect();
+    let shift: Vec<f32> = beta
+        .iter()
+        .zip(mean)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
     Ok(Op::Affine {
         scale: Value::from_floats(&[c, 1, 1], scale, device),
         shift: Value::from_floats(&[c, 1, 1], shift, device),

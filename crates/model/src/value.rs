@@ -7,6 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 pub const MAX_RANK: usize = 6;
 
 /// A value on a graph edge.
+// Almost every value is a float tensor; boxing it would add an allocation per node.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A float tensor of logical rank `rank`, stored left-padded with ones to rank six, so that
@@ -59,7 +61,11 @@ impl Value {
 
 /// Left-pads a shape with ones to rank six.
 pub fn pad_dims(shape: &[usize]) -> [usize; MAX_RANK] {
-    assert!(shape.len() <= MAX_RANK, "rank {} is above {MAX_RANK}", shape.len());
+    assert!(
+        shape.len() <= MAX_RANK,
+        "rank {} is above {MAX_RANK}",
+        shape.len()
+    );
     let mut out = [1; MAX_RANK];
     out[MAX_RANK - shape.len()..].copy_from_slice(shape);
     out

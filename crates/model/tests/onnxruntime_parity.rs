@@ -5,7 +5,9 @@ use excite_model::OnnxModel;
 use serde_json::Value as Json;
 
 fn testdata(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
 }
 
 fn fixture(name: &str) -> Json {
@@ -13,11 +15,19 @@ fn fixture(name: &str) -> Json {
 }
 
 fn floats(v: &Json) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn dims(v: &Json) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn tiny_input(device: &Device) -> Tensor<4> {
@@ -83,11 +93,15 @@ fn chelsea(device: &Device) -> Tensor<4> {
             data[c * (w * h) as usize + (y * w + x) as usize] = (f32::from(p[c]) - 127.0) / 128.0;
         }
     }
-    Tensor::from_data(TensorData::new(data, [1, 3, h as usize, w as usize]), device)
+    Tensor::from_data(
+        TensorData::new(data, [1, 3, h as usize, w as usize]),
+        device,
+    )
 }
 
 fn bundled_model(device: &Device) -> OnnxModel {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/efficientnet_lite0.onnx");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/efficientnet_lite0.onnx");
     OnnxModel::load(path, device).unwrap()
 }
 
@@ -96,16 +110,32 @@ fn efficientnet_lite0_classifies_chelsea_like_onnxruntime() {
     let f = fixture("efficientnet_lite0_fixture.json");
     let device = Device::flex();
     let model = bundled_model(&device);
-    let stats: Vec<&str> = f["intermediates"].as_object().unwrap().keys().map(String::as_str).collect();
+    let stats: Vec<&str> = f["intermediates"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut layers = stats.clone();
     layers.push("logits");
     let mut outputs = model.forward_to(chelsea(&device), &layers).unwrap();
-    let logits = outputs.pop().unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let logits = outputs
+        .pop()
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let want = floats(&f["logits"]);
     assert_eq!(logits.len(), 1000);
-    let max_diff = logits.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let max_diff = logits
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(max_diff < 1e-3, "max logit difference {max_diff}");
-    let top = (0..1000).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+    let top = (0..1000)
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap();
     assert_eq!(top, 282, "tiger cat");
     for (name, output) in stats.iter().zip(outputs) {
         let expected = &f["intermediates"][*name];
@@ -115,7 +145,10 @@ fn efficientnet_lite0_classifies_chelsea_like_onnxruntime() {
         let values = output.into_data().try_to_vec::<f32>().unwrap();
         let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
         let want_sum = expected["sum"].as_f64().unwrap();
-        assert!((sum - want_sum).abs() < 1e-4 * want_sum.abs().max(1.0), "{name}: {sum} vs {want_sum}");
+        assert!(
+            (sum - want_sum).abs() < 1e-4 * want_sum.abs().max(1.0),
+            "{name}: {sum} vs {want_sum}"
+        );
         for (got, want) in values.iter().zip(floats(&expected["first8"])) {
             assert!((got - want).abs() < 1e-3, "{name}: {got} vs {want}");
         }
@@ -129,7 +162,12 @@ fn truncated_forward_evaluates_only_what_the_layer_needs() {
     let early = model.plan(&["blocks.5"]).unwrap();
     let all = model.plan(&["logits"]).unwrap();
     assert_eq!(all.len(), model.node_count());
-    assert!(early.len() < all.len() / 2, "{} of {}", early.len(), all.len());
+    assert!(
+        early.len() < all.len() / 2,
+        "{} of {}",
+        early.len(),
+        all.len()
+    );
     assert_eq!(early.last(), model.plan(&["blocks.5"]).unwrap().last());
     let tiny = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
     // `pool1` feeds both branches; `pw` is on one branch only, so `dw` and friends are skipped
@@ -142,7 +180,10 @@ fn truncated_forward_evaluates_only_what_the_layer_needs() {
 fn gradient_of_a_channel_mean_matches_finite_differences() {
     let device = Device::flex().autodiff();
     let model = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
-    let base = tiny_input(&Device::flex()).into_data().try_to_vec::<f32>().unwrap();
+    let base = tiny_input(&Device::flex())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let objective = |data: Vec<f32>, grad: bool| {
         let x = Tensor::<4>::from_data(TensorData::new(data, [1, 3, 32, 32]), &device);
         let x = if grad { x.require_grad() } else { x };
@@ -152,7 +193,12 @@ fn gradient_of_a_channel_mean_matches_finite_differences() {
     };
     let (x, value) = objective(base.clone(), true);
     let grads = value.backward();
-    let grad = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let grad = x
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let eps = 1e-2f32;
     let mut checked = 0;
     for &i in &[0usize, 37, 300, 1024 + 500, 2048 + 999, 3071] {

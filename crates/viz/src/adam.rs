@@ -55,11 +55,20 @@ mod tests {
     #[test]
     fn first_step_moves_by_the_learning_rate() {
         let device = Device::flex();
-        let p = Tensor::<5>::from_data(TensorData::new(vec![1.0f32, -2.0], [1, 1, 1, 1, 2]), &device);
-        let g = Tensor::<5>::from_data(TensorData::new(vec![0.3f32, -5.0], [1, 1, 1, 1, 2]), &device);
+        let p = Tensor::<5>::from_data(
+            TensorData::new(vec![1.0f32, -2.0], [1, 1, 1, 1, 2]),
+            &device,
+        );
+        let g = Tensor::<5>::from_data(
+            TensorData::new(vec![0.3f32, -5.0], [1, 1, 1, 1, 2]),
+            &device,
+        );
         let mut adam = Adam::new(0.05);
         let out = adam.step(p, g).into_data().try_to_vec::<f32>().unwrap();
-        assert!((out[0] - 0.95).abs() < 1e-5 && (out[1] + 1.95).abs() < 1e-5, "{out:?}");
+        assert!(
+            (out[0] - 0.95).abs() < 1e-5 && (out[1] + 1.95).abs() < 1e-5,
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -14,5 +14,9 @@ pub fn default_device() -> Device {
 
 /// The name of the backend [`default_device`] uses.
 pub fn backend_name() -> &'static str {
-    if cfg!(feature = "wgpu") { "wgpu" } else { "flex (CPU)" }
+    if cfg!(feature = "wgpu") {
+        "wgpu"
+    } else {
+        "flex (CPU)"
+    }
 }

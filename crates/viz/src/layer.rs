@@ -32,7 +32,14 @@ pub fn render_channels(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<ChannelRender>> {
     let objective = channels_per_image(layer, channels.to_vec());
-    let rendered = render(model, &objective, &param(channels.len()), config, device, progress)?;
+    let rendered = render(
+        model,
+        &objective,
+        &param(channels.len()),
+        config,
+        device,
+        progress,
+    )?;
     let images = to_images(rendered.images.clone())?;
     channels
         .iter()

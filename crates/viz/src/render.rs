@@ -66,7 +66,7 @@ pub fn render(
             "rendering needs an autodiff device (Device::autodiff())".into(),
         ));
     }
-    if config.steps == 0 || !(config.learning_rate > 0.0) {
+    if config.steps == 0 || config.learning_rate.is_nan() || config.learning_rate <= 0.0 {
         return Err(Error::Invalid(format!(
             "steps must be positive and the learning rate above zero (got {} and {})",
             config.steps, config.learning_rate
@@ -86,7 +86,10 @@ pub fn render(
         let value = objective.evaluate(&Activations::new(image, &layers, activations))?;
         let scalar = value.clone().into_scalar::<f32>();
         if !scalar.is_finite() {
-            return Err(Error::NonFinite { step, value: scalar });
+            return Err(Error::NonFinite {
+                step,
+                value: scalar,
+            });
         }
         history.push(scalar);
         let grads = value.neg().backward();

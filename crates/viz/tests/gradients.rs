@@ -21,7 +21,9 @@ struct Smooth {
 
 impl Smooth {
     fn new(device: &Device) -> Self {
-        let values: Vec<f32> = (0..4 * 3 * 9).map(|i| ((i * 37 % 23) as f32 / 23.0 - 0.5) * 0.8).collect();
+        let values: Vec<f32> = (0..4 * 3 * 9)
+            .map(|i| ((i * 37 % 23) as f32 / 23.0 - 0.5) * 0.8)
+            .collect();
         Self {
             weight: Tensor::from_data(TensorData::new(values, [4, 3, 3, 3]), device),
         }
@@ -30,21 +32,40 @@ impl Smooth {
 
 impl VisualModel for Smooth {
     fn activations(&self, images: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>> {
-        let out = tanh(conv2d(images * 2.0 - 1.0, self.weight.clone(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        let out = tanh(conv2d(
+            images * 2.0 - 1.0,
+            self.weight.clone(),
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        ));
         layers
             .iter()
-            .map(|&l| if l == "conv" { Ok(out.clone()) } else { Err(Error::Model(format!("no layer {l}"))) })
+            .map(|&l| {
+                if l == "conv" {
+                    Ok(out.clone())
+                } else {
+                    Err(Error::Model(format!("no layer {l}")))
+                }
+            })
             .collect()
     }
 }
 
 /// The objective as a function of the raw parameter, with fixed transforms.
-fn value(model: &Smooth, objective: &Objective, param: &ImageParam, transforms: &[Transform], raw: Tensor<5>) -> Tensor<1> {
+fn value(
+    model: &Smooth,
+    objective: &Objective,
+    param: &ImageParam,
+    transforms: &[Transform],
+    raw: Tensor<5>,
+) -> Tensor<1> {
     let image = param.image(raw);
     let input = apply_all(transforms, image.clone(), &mut StdRng::seed_from_u64(3));
     let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
     let acts = model.activations(input, &layers).unwrap();
-    objective.evaluate(&Activations::new(image, &layers, acts)).unwrap()
+    objective
+        .evaluate(&Activations::new(image, &layers, acts))
+        .unwrap()
 }
 
 fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Transform]) {
@@ -54,16 +75,20 @@ fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Tr
     // Move away from the near-zero start so every term has a healthy gradient.
     let shape = raw.dims();
     let n: usize = shape.iter().product();
-    let bump: Vec<f32> = (0..n).map(|i| ((i * 7 % 19) as f32 / 19.0 - 0.5) * 0.6).collect();
+    let bump: Vec<f32> = (0..n)
+        .map(|i| ((i * 7 % 19) as f32 / 19.0 - 0.5) * 0.6)
+        .collect();
     let offset = Tensor::<5>::from_data(TensorData::new(bump, shape), &raw.device());
-    let base = (raw + offset)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+    let base = (raw + offset).into_data().try_to_vec::<f32>().unwrap();
     let make = |v: Vec<f32>| Tensor::<5>::from_data(TensorData::new(v, shape), &device);
     let leaf = make(base.clone()).require_grad();
     let grads = value(&model, objective, param, transforms, leaf.clone()).backward();
-    let grad = leaf.grad(&grads).expect("a gradient").into_data().try_to_vec::<f32>().unwrap();
+    let grad = leaf
+        .grad(&grads)
+        .expect("a gradient")
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let eps = 1e-2;
     let mut nonzero = 0;
     for i in (0..n).step_by((n / 7).max(1)).take(7) {
@@ -89,12 +114,37 @@ fn parameterizations_pass_gradients() {
     let device = Device::flex().autodiff();
     let objective = channel("conv", 1);
     check("pixels", &objective, &ImageParam::pixels(1, 8, 8), &[]);
-    check("pixels, plain colour", &objective, &ImageParam::pixels(1, 8, 8).with_decorrelation(false), &[]);
-    check("fourier", &objective, &ImageParam::fourier(1, 8, 6, 1.0, &device), &[]);
-    check("fourier odd", &objective, &ImageParam::fourier(1, 7, 9, 1.0, &device), &[]);
-    check("phase", &objective, &ImageParam::phase_only(1, 8, 8, None, &device).unwrap(), &[]);
+    check(
+        "pixels, plain colour",
+        &objective,
+        &ImageParam::pixels(1, 8, 8).with_decorrelation(false),
+        &[],
+    );
+    check(
+        "fourier",
+        &objective,
+        &ImageParam::fourier(1, 8, 6, 1.0, &device),
+        &[],
+    );
+    check(
+        "fourier odd",
+        &objective,
+        &ImageParam::fourier(1, 7, 9, 1.0, &device),
+        &[],
+    );
+    check(
+        "phase",
+        &objective,
+        &ImageParam::phase_only(1, 8, 8, None, &device).unwrap(),
+        &[],
+    );
     let start = Tensor::<4>::full([1, 3, 8, 8], 0.3, &Device::flex());
-    check("from image", &objective, &ImageParam::from_image(start), &[]);
+    check(
+        "from image",
+        &objective,
+        &ImageParam::from_image(start),
+        &[],
+    );
 }
 
 #[test]
@@ -102,10 +152,23 @@ fn transforms_pass_gradients() {
     let device = Device::flex().autodiff();
     let param = ImageParam::fourier(1, 12, 12, 1.0, &device);
     let objective = channel("conv", 2);
-    check("pad", &objective, &param, &[Transform::Pad { width: 2, value: 0.5 }]);
+    check(
+        "pad",
+        &objective,
+        &param,
+        &[Transform::Pad {
+            width: 2,
+            value: 0.5,
+        }],
+    );
     check("jitter", &objective, &param, &[Transform::Jitter(3)]);
     check("scale", &objective, &param, &[Transform::Scale(vec![1.2])]);
-    check("rotate", &objective, &param, &[Transform::Rotate(vec![10.0])]);
+    check(
+        "rotate",
+        &objective,
+        &param,
+        &[Transform::Rotate(vec![10.0])],
+    );
 }
 
 #[test]
@@ -114,13 +177,33 @@ fn objectives_pass_gradients() {
     let param = ImageParam::fourier(2, 8, 8, 1.0, &device);
     check("neuron", &neuron("conv", 0, Some((2, 3))), &param, &[]);
     check("deepdream", &layer_l2("conv"), &param, &[]);
-    check("direction", &direction("conv", vec![0.5, -1.0, 0.25, 1.0], 0.0), &param, &[]);
-    check("direction cos", &direction("conv", vec![0.5, -1.0, 0.25, 1.0], 1.0), &param, &[]);
+    check(
+        "direction",
+        &direction("conv", vec![0.5, -1.0, 0.25, 1.0], 0.0),
+        &param,
+        &[],
+    );
+    check(
+        "direction cos",
+        &direction("conv", vec![0.5, -1.0, 0.25, 1.0], 1.0),
+        &param,
+        &[],
+    );
     check("diversity", &diversity("conv"), &param, &[]);
-    check("per image", &channels_per_image("conv", vec![3, 1]), &param, &[]);
+    check(
+        "per image",
+        &channels_per_image("conv", vec![3, 1]),
+        &param,
+        &[],
+    );
     check("batch item", &channel("conv", 0).at(1), &param, &[]);
     check("l1", &l1(0.5), &param, &[]);
     check("tv", &total_variation(), &param, &[]);
     check("blur", &blur(), &param, &[]);
-    check("algebra", &(channel("conv", 0) - 0.5 * total_variation() + 2.0 * diversity("conv")), &param, &[]);
+    check(
+        "algebra",
+        &(channel("conv", 0) - 0.5 * total_variation() + 2.0 * diversity("conv")),
+        &param,
+        &[],
+    );
 }
