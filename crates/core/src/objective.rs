@@ -215,6 +215,14 @@ pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> 
         let act = acts.get(&name)?;
         checked_channel(&name, &act, channel)?;
         let [_, _, height, width] = act.dims();
+        if (height, width) == (1, 1) && position.is_some_and(|p| p != (0, 0)) {
+            return Err(Error::LayerMismatch {
+                layer: name.clone(),
+                reason:
+                    "it is not spatial (1x1), so a neuron has no position; use a channel objective"
+                        .into(),
+            });
+        }
         let (x, y) = position.unwrap_or((width / 2, height / 2));
         if x >= width || y >= height {
             return Err(Error::PositionOutOfRange {

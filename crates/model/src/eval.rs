@@ -50,10 +50,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
                     w.dims()[1] * groups
                 ));
             }
-            let padding =
-                window
-                    .padding
-                    .resolve([h, wd], window.kernel, window.strides, window.dilations);
+            let padding = window.padding_for([h, wd])?;
             let options =
                 ConvOptions::new_with_padding(window.strides, padding, window.dilations, *groups);
             Ok(Value::from_tensor(conv2d(x, w, bias, options)))
@@ -61,10 +58,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
         Op::MaxPool { window, ceil } => {
             let x = to4(input(0)?)?;
             let [_, _, h, w] = x.dims();
-            let padding =
-                window
-                    .padding
-                    .resolve([h, w], window.kernel, window.strides, window.dilations);
+            let padding = window.padding_for([h, w])?;
             let options = MaxPoolOptions::new(window.kernel)
                 .with_stride(window.strides)
                 .with_padding_pairs(padding)
@@ -79,10 +73,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
         } => {
             let x = to4(input(0)?)?;
             let [_, _, h, w] = x.dims();
-            let padding =
-                window
-                    .padding
-                    .resolve([h, w], window.kernel, window.strides, window.dilations);
+            let padding = window.padding_for([h, w])?;
             let mut options = AvgPoolOptions::new(window.kernel)
                 .with_stride(window.strides)
                 .with_padding_pairs(padding)

@@ -99,6 +99,26 @@ pub struct Window {
     pub padding: Padding,
 }
 
+impl Window {
+    /// The `(begin, end)` pads for an input of `size`, checking that the window fits the padded
+    /// input (so the output has at least one position).
+    pub fn padding_for(&self, size: [usize; 2]) -> Result<[(usize, usize); 2], String> {
+        let padding = self
+            .padding
+            .resolve(size, self.kernel, self.strides, self.dilations);
+        for i in 0..2 {
+            let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
+            let padded = size[i] + padding[i].0 + padding[i].1;
+            if span > padded {
+                return Err(format!(
+                    "a window spanning {span} pixels does not fit the padded input of {padded} pixels"
+                ));
+            }
+        }
+        Ok(padding)
+    }
+}
+
 /// Pad modes of the `Pad` operator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PadKind {
@@ -398,11 +418,15 @@ pub fn to_value(raw: RawTensor, device: &Device) -> Value {
     }
 }
 
+/// The largest kernel, stride, dilation, pad or LRN size accepted: far above any real CNN.
+const MAX_GEOMETRY: i64 = 1 << 14;
+
 fn positive(v: i64, what: &str) -> Result<usize, String> {
-    usize::try_from(v)
-        .ok()
-        .filter(|&v| v > 0)
-        .ok_or_else(|| format!("`{what}` must be positive, got {v}"))
+    if (1..=MAX_GEOMETRY).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(format!("`{what}` must be in 1..={MAX_GEOMETRY}, got {v}"))
+    }
 }
 
 fn pair(values: Option<Vec<i64>>, default: usize, what: &str) -> Result<[usize; 2], String> {

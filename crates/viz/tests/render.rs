@@ -125,6 +125,8 @@ fn out_of_range_targets_are_clear_errors() {
         err.to_string().contains("(x=100, y=0) is out of range"),
         "{err}"
     );
+    let err = go(neuron("gap", 0, Some((1, 1)))).unwrap_err();
+    assert!(err.to_string().contains("not spatial"), "{err}");
     let err = go(channel("ad", 0)).unwrap_err();
     assert!(err.to_string().contains("did you mean add"), "{err}");
 }
