@@ -51,6 +51,19 @@ pub enum Command {
         #[command(flatten)]
         render: RenderArgs,
     },
+    /// Time optimisation steps on the bundled model: FLOP rates, where the time goes, and the
+    /// gains of truncation and batching.
+    Bench {
+        /// Timed steps per configuration (after a warm-up step).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Steps of the end-to-end 16-channel render.
+        #[arg(long, default_value_t = 64)]
+        e2e_steps: usize,
+        /// Fewer configurations (128 px; batch 1 and 16).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Render one objective, e.g. `blocks.5:12`, `logit:282`, `neuron:blocks.5:12`,
     /// `blocks.5:3 + 0.5*diversity:blocks.5 - 0.05*tv`.
     Render {

@@ -35,6 +35,15 @@ pub fn run(cli: Cli) -> CmdResult {
             resume,
             render,
         } => render_layer(&layer, channels.as_deref(), batch, out, resume, &render),
+        Command::Bench {
+            steps,
+            e2e_steps,
+            quick,
+        } => crate::bench::bench(&crate::bench::BenchArgs {
+            steps,
+            e2e_steps,
+            quick,
+        }),
         Command::Render {
             objective,
             batch,

@@ -28,7 +28,7 @@ mod visual;
 
 pub use error::{ModelError, Result};
 pub use manifest::{Manifest, Normalization};
-pub use model::{LayerInfo, OnnxModel};
+pub use model::{LayerInfo, NodeStats, OnnxModel};
 pub use names::nearest;
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};
 pub use ops::SUPPORTED_OPS;

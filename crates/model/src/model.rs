@@ -340,6 +340,32 @@ impl OnnxModel {
 
     /// Evaluates the planned nodes and returns the raw values of `layers`.
     fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
+        self.run_observed(input, layers, &mut |_, _, _| {})
+    }
+
+    /// Runs the nodes that `layers` need, one at a time, and reports each node's op, FLOPs
+    /// (multiply-adds count two; convolutions and matrix products only) and wall time. On a
+    /// backend that queues work asynchronously the times are those of queueing.
+    pub fn profile(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<NodeStats>> {
+        let mut stats = Vec::new();
+        self.run_observed(input, layers, &mut |node, flops, seconds| {
+            stats.push(NodeStats {
+                layer: node.name.clone(),
+                op: node.op_type.clone(),
+                flops,
+                seconds,
+            })
+        })?;
+        Ok(stats)
+    }
+
+    /// Evaluates the planned nodes, calling `observe(node, flops, seconds)` after each.
+    fn run_observed(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        observe: &mut dyn FnMut(&Node, u64, f64),
+    ) -> Result<Vec<Value>> {
         self.check_input(&input)?;
         let plan = self.plan(layers)?;
         // The last planned node that reads each value, so values are dropped once unused.
@@ -365,11 +391,17 @@ impl OnnxModel {
                     }
                 })
                 .collect();
+            let started = std::time::Instant::now();
             let output = eval(&node.op, &inputs).map_err(|reason| ModelError::BadNode {
                 node: node.name.clone(),
                 op: node.op_type.clone(),
                 reason,
             })?;
+            observe(
+                node,
+                flops(&node.op, &inputs, &output),
+                started.elapsed().as_secs_f64(),
+            );
             if layers.contains(&node.name.as_str()) {
                 wanted.insert(node.name.as_str(), output.clone());
             }
@@ -402,6 +434,45 @@ impl OnnxModel {
         }
         Ok(())
     }
+}
+
+/// One node's share of a [`OnnxModel::profile`] run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeStats {
+    /// The layer (node output) name.
+    pub layer: String,
+    /// The ONNX op type.
+    pub op: String,
+    /// Floating-point operations of convolutions and matrix products (2 per multiply-add).
+    pub flops: u64,
+    /// Wall time of the node.
+    pub seconds: f64,
+}
+
+/// The multiply-add work of a node: `2 * outputs * (inputs per output)` for convolutions and
+/// matrix products, zero for the (memory-bound) rest.
+fn flops(op: &Op, inputs: &[Option<&Value>], output: &Value) -> u64 {
+    let out: u64 = output.shape().iter().map(|&d| d as u64).product();
+    let dims = |i: usize| {
+        inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .map(Value::shape)
+            .unwrap_or_default()
+    };
+    let per_output: u64 = match op {
+        // weight [Cout, Cin/groups, kh, kw]
+        Op::Conv { .. } => dims(1).iter().skip(1).map(|&d| d as u64).product(),
+        Op::Gemm { trans_a, .. } => {
+            let a = dims(0);
+            let k = if *trans_a { a.first() } else { a.last() };
+            k.map_or(0, |&k| k as u64)
+        }
+        Op::MatMul => dims(0).last().map_or(0, |&k| k as u64),
+        _ => 0,
+    };
+    2 * out * per_output
 }
 
 fn onnx_file_tensor(node: &onnx_ir::NodeProto) -> Option<&onnx_ir::TensorProto> {

@@ -21,4 +21,4 @@ pub use adam::Adam;
 pub use device::{backend_name, default_device};
 pub use layer::{ChannelRender, render_channels};
 pub use progress::{Progress, ProgressBar};
-pub use render::{RenderConfig, Rendered, evaluate, render};
+pub use render::{Ascent, RenderConfig, Rendered, StepReport, evaluate, render};

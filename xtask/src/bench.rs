@@ -1,0 +1,267 @@
+//! `cargo xtask bench`: step times, FLOP rates against the machine's matmul rate, where the time
+//! goes, and the gains of truncated forward and of batching — all measured in one run.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use excite_core::objective::channels_per_image;
+use excite_core::{ImageParam, Result as CoreResult, VisualModel};
+use excite_model::OnnxModel;
+use excite_viz::{Ascent, RenderConfig, backend_name, default_device, render_channels};
+
+use crate::cli::default_model;
+
+/// Benchmark settings.
+pub struct BenchArgs {
+    /// Timed steps per configuration (after one warm-up step).
+    pub steps: usize,
+    /// Steps of the end-to-end 16-channel render.
+    pub e2e_steps: usize,
+    /// Only 128 px, and batch 1 and 16.
+    pub quick: bool,
+}
+
+/// The layers timed: early, middle and last spatial layer of EfficientNet-Lite0.
+const LAYERS: [&str; 3] = ["blocks.1", "blocks.5", "head.relu6"];
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {threads} threads, backend {}", backend_name())
+}
+
+/// The best of five `n x n` matmuls, in GFLOP/s.
+fn matmul_rate(device: &Device) -> f64 {
+    let n = 1024;
+    let a = Tensor::<2>::random([n, n], Distribution::Default, device);
+    let b = Tensor::<2>::random([n, n], Distribution::Default, device);
+    let _ = a.clone().matmul(b.clone()).into_data();
+    let best = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = a.clone().matmul(b.clone()).into_data();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    2.0 * (n as f64).powi(3) / best / 1e9
+}
+
+/// The model with its forward forced through the whole graph (for the truncation ratio).
+struct FullForward<'a>(&'a OnnxModel);
+
+impl VisualModel for FullForward<'_> {
+    fn activations(&self, images: Tensor<4>, layers: &[&str]) -> CoreResult<Vec<Tensor<4>>> {
+        let mut all = layers.to_vec();
+        all.push("logits");
+        let mut out = self.0.activations(images, &all)?;
+        out.truncate(layers.len());
+        Ok(out)
+    }
+}
+
+struct Timing {
+    step: f64,
+    forward: f64,
+    backward: f64,
+}
+
+/// Median step time of an ascent on `layer` with `batch` images of `size` px.
+fn time_steps(
+    model: &dyn VisualModel,
+    layer: &str,
+    size: usize,
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<Timing, String> {
+    let objective = channels_per_image(layer, (0..batch).collect());
+    let param = ImageParam::fourier(batch, size, size, 1.0, device);
+    let config = RenderConfig::default();
+    let mut ascent =
+        Ascent::new(model, &objective, &param, &config, device).map_err(|e| e.to_string())?;
+    ascent.step().map_err(|e| e.to_string())?;
+    let mut reports: Vec<_> = (0..steps)
+        .map(|_| ascent.step())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    reports.sort_by(|a, b| {
+        (a.forward_seconds + a.backward_seconds)
+            .total_cmp(&(b.forward_seconds + b.backward_seconds))
+    });
+    let median = reports[reports.len() / 2];
+    Ok(Timing {
+        step: median.forward_seconds + median.backward_seconds,
+        forward: median.forward_seconds,
+        backward: median.backward_seconds,
+    })
+}
+
+/// FLOPs of one step: the model's convolutions and matrix products forward, the same again for
+/// the gradient with respect to the input, and the Fourier parameterization both ways. The
+/// model runs on the transformed image, about `size + 12` px (pad 2x12, jitters 8 and 4).
+fn step_flops(
+    model: &OnnxModel,
+    layer: &str,
+    size: usize,
+    batch: usize,
+    device: &Device,
+) -> Result<f64, String> {
+    let side = size + 12;
+    let input = Tensor::<4>::zeros([batch, 3, side, side], &device.clone().without_autodiff());
+    let stats = model.profile(input, &[layer]).map_err(|e| e.to_string())?;
+    let forward: u64 = stats.iter().map(|s| s.flops).sum();
+    let (h, w, wf) = (size as f64, size as f64, (size / 2 + 1) as f64);
+    let dft = batch as f64 * 3.0 * (8.0 * h * h * wf + 4.0 * h * wf * w);
+    Ok(2.0 * forward as f64 + 2.0 * dft)
+}
+
+/// Runs the benchmark and prints its tables.
+pub fn bench(args: &BenchArgs) -> Result<(), String> {
+    let device = default_device();
+    let plain = device.clone().without_autodiff();
+    let (model, _) =
+        OnnxModel::load_with_manifest(default_model(), &device).map_err(|e| e.to_string())?;
+    let cpu_model = OnnxModel::load_with_manifest(default_model(), &plain)
+        .map_err(|e| e.to_string())?
+        .0;
+    println!("machine: {}", machine());
+    let rate = matmul_rate(&plain);
+    println!("dense matmul 1024x1024x1024: {rate:.1} GFLOP/s (best of 5)\n");
+
+    let sizes: &[usize] = if args.quick { &[128] } else { &[128, 224] };
+    let batches: &[usize] = if args.quick { &[1, 16] } else { &[1, 4, 16] };
+    println!(
+        "one optimisation step (Fourier param + standard transforms + forward to the layer + backward + Adam), median of {}",
+        args.steps
+    );
+    println!(
+        "{:<11} {:>5} {:>5} {:>10} {:>12} {:>9} {:>8} {:>9} {:>9}",
+        "layer", "px", "batch", "ms/step", "ms/channel", "GFLOP", "GFLOP/s", "% matmul", "fwd/bwd"
+    );
+    let mut per_channel: BTreeMap<(String, usize, usize), f64> = BTreeMap::new();
+    for &layer in &LAYERS {
+        for &size in sizes {
+            for &batch in batches {
+                let t = time_steps(&model, layer, size, batch, args.steps, &device)?;
+                let flops = step_flops(&cpu_model, layer, size, batch, &plain)?;
+                let achieved = flops / t.step / 1e9;
+                per_channel.insert((layer.to_string(), size, batch), t.step / batch as f64);
+                println!(
+                    "{layer:<11} {size:>5} {batch:>5} {:>10.1} {:>12.1} {:>9.2} {:>8.1} {:>8.1}% {:>4.0}/{:<4.0}",
+                    t.step * 1e3,
+                    t.step * 1e3 / batch as f64,
+                    flops / 1e9,
+                    achieved,
+                    100.0 * achieved / rate,
+                    t.forward * 1e3,
+                    t.backward * 1e3
+                );
+            }
+        }
+    }
+
+    let big = *batches.last().expect("batches");
+    println!("\nbatching (per-channel time, batch 1 / batch {big}):");
+    for &layer in &LAYERS {
+        for &size in sizes {
+            let one = per_channel[&(layer.to_string(), size, 1)];
+            let many = per_channel[&(layer.to_string(), size, big)];
+            println!("  {layer:<11} {size:>4} px: {:.2}x", one / many);
+        }
+    }
+
+    println!(
+        "\ntruncated forward (objective on blocks.5, 128 px, batch {big}; forward to blocks.5 vs the whole graph):"
+    );
+    let truncated = time_steps(&model, "blocks.5", 128, big, args.steps, &device)?;
+    let full = time_steps(
+        &FullForward(&model),
+        "blocks.5",
+        128,
+        big,
+        args.steps,
+        &device,
+    )?;
+    println!(
+        "  {:.1} ms vs {:.1} ms: {:.2}x faster",
+        truncated.step * 1e3,
+        full.step * 1e3,
+        full.step / truncated.step
+    );
+
+    println!(
+        "\nwhere the forward time goes (blocks.5, 128 px + 12, batch {big}, by op; {} of {} nodes run):",
+        model.plan(&["blocks.5"]).map_err(|e| e.to_string())?.len(),
+        model.node_count()
+    );
+    let input = Tensor::<4>::random([big, 3, 140, 140], Distribution::Default, &plain);
+    let _ = cpu_model.profile(input.clone(), &["blocks.5"]);
+    let stats = cpu_model
+        .profile(input, &["blocks.5"])
+        .map_err(|e| e.to_string())?;
+    let mut by_op: BTreeMap<String, (f64, u64, usize)> = BTreeMap::new();
+    for s in &stats {
+        let kind = if s.op == "Conv" && is_depthwise(&s.layer) {
+            "Conv (depthwise)".to_string()
+        } else {
+            s.op.clone()
+        };
+        let e = by_op.entry(kind).or_default();
+        e.0 += s.seconds;
+        e.1 += s.flops;
+        e.2 += 1;
+    }
+    let total: f64 = by_op.values().map(|v| v.0).sum();
+    for (op, (seconds, flops, count)) in &by_op {
+        println!(
+            "  {op:<18} {count:>3} nodes {:>8.1} ms {:>5.1}%  {:>7.1} GFLOP/s",
+            seconds * 1e3,
+            100.0 * seconds / total,
+            *flops as f64 / seconds.max(1e-9) / 1e9
+        );
+    }
+
+    println!(
+        "\nend to end: render-layer blocks.5, channels 0..16, 128 px, {} steps, batch 16:",
+        args.e2e_steps
+    );
+    let config = RenderConfig {
+        steps: args.e2e_steps,
+        ..RenderConfig::default()
+    };
+    let started = Instant::now();
+    let channels: Vec<usize> = (0..16).collect();
+    let param = |b: usize| ImageParam::fourier(b, 128, 128, 1.0, &device);
+    render_channels(
+        &model,
+        "blocks.5",
+        &channels,
+        &param,
+        &config,
+        &device,
+        &mut |_| {},
+    )
+    .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let one_by_one = per_channel[&("blocks.5".to_string(), 128, 1)] * 16.0 * args.e2e_steps as f64;
+    println!(
+        "  {seconds:.1} s ({:.2} s per channel); one by one at the measured batch-1 step time: {one_by_one:.1} s ({:.2}x)",
+        seconds / 16.0,
+        one_by_one / seconds
+    );
+    Ok(())
+}
+
+/// Whether an EfficientNet layer name is a depthwise convolution.
+fn is_depthwise(layer: &str) -> bool {
+    layer.contains(".dw.")
+}
