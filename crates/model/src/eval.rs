@@ -108,12 +108,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
             unary(&|t| activation::hard_sigmoid(t, f64::from(*alpha), f64::from(*beta)))
         }
         Op::HardSwish => unary(&activation::hard_swish),
-        Op::Clip(min, max) => unary(&|t| match (min.is_finite(), max.is_finite()) {
-            (true, true) => t.clamp(*min, *max),
-            (true, false) => t.clamp_min(*min),
-            (false, true) => t.clamp_max(*max),
-            (false, false) => t,
-        }),
+        Op::Clip(min, max) => unary(&|t| clip(t, *min, *max)),
         Op::Add | Op::Sub | Op::Mul | Op::Div => binary(op, inputs),
         Op::Concat(axis) => concat(*axis, inputs),
         Op::Flatten(axis) => {
@@ -322,6 +317,21 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
     }
 }
 
+/// `min(max(x, lo), hi)` written with ReLUs: `lo + relu(x - lo) - relu(x - hi)`. Backends
+/// have fused ReLU kernels forward and backward, while `clamp` differentiates through two
+/// masked fills (the top hotspot of a render on the CPU backend; see BENCHMARKS.md).
+fn clip(x: Tensor<MAX_RANK>, lo: f32, hi: f32) -> Tensor<MAX_RANK> {
+    use activation::relu;
+    match (lo.is_finite(), hi.is_finite()) {
+        (true, true) if lo == 0.0 => relu(x.clone()) - relu(x - hi),
+        (true, true) => relu(x.clone() - lo) - relu(x - hi) + lo,
+        (true, false) if lo == 0.0 => relu(x),
+        (true, false) => relu(x - lo) + lo,
+        (false, true) => -relu(-x + hi) + hi,
+        (false, false) => x,
+    }
+}
+
 fn check_rank(rank: usize) -> Result<(), String> {
     if rank > MAX_RANK {
         Err(format!("rank {rank} is above the supported {MAX_RANK}"))
@@ -526,6 +536,32 @@ mod tests {
         );
         assert_eq!(reshape_target(&[2, 3, 4], &[-1], false).unwrap(), vec![24]);
         assert!(reshape_target(&[2, 3, 4], &[5, -1], false).is_err());
+    }
+
+    #[test]
+    fn clip_matches_clamp_on_every_kind_of_bound() {
+        use burn::tensor::{Device, TensorData};
+        let values: Vec<f32> = (-20..=20).map(|i| i as f32 * 0.5).collect();
+        let x = Tensor::<MAX_RANK>::from_data(
+            TensorData::new(values.clone(), [1, 1, 1, 1, 1, values.len()]),
+            &Device::flex(),
+        );
+        for (lo, hi) in [
+            (0.0, 6.0),
+            (-1.5, 2.0),
+            (0.0, f32::INFINITY),
+            (1.0, f32::INFINITY),
+            (f32::NEG_INFINITY, 3.0),
+            (f32::NEG_INFINITY, f32::INFINITY),
+        ] {
+            let got = clip(x.clone(), lo, hi)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            for (v, g) in values.iter().zip(got) {
+                assert_eq!(g, v.max(lo).min(hi), "clip({v}, {lo}, {hi})");
+            }
+        }
     }
 
     #[test]

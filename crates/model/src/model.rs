@@ -359,6 +359,45 @@ impl OnnxModel {
         Ok(stats)
     }
 
+    /// The nodes to run for `layers`, and for each value the last step that reads it.
+    fn schedule(&self, layers: &[&str]) -> Result<(Vec<usize>, HashMap<&str, usize>)> {
+        let plan = self.plan(layers)?;
+        let mut last_use: HashMap<&str, usize> = HashMap::new();
+        for (step, &i) in plan.iter().enumerate() {
+            for name in &self.nodes[i].inputs {
+                last_use.insert(name.as_str(), step);
+            }
+        }
+        Ok((plan, last_use))
+    }
+
+    /// The inputs of `node`: live values first, then weights; `None` for omitted ones.
+    fn node_inputs<'v>(
+        &'v self,
+        node: &Node,
+        values: &'v HashMap<&str, Value>,
+    ) -> Vec<Option<&'v Value>> {
+        node.inputs
+            .iter()
+            .map(|name| {
+                if name.is_empty() {
+                    None
+                } else {
+                    values.get(name.as_str()).or_else(|| self.weights.get(name))
+                }
+            })
+            .collect()
+    }
+
+    /// Evaluates one node, naming it in the error.
+    fn eval_node(&self, node: &Node, inputs: &[Option<&Value>]) -> Result<Value> {
+        eval(&node.op, inputs).map_err(|reason| ModelError::BadNode {
+            node: node.name.clone(),
+            op: node.op_type.clone(),
+            reason,
+        })
+    }
+
     /// Evaluates the planned nodes, calling `observe(node, flops, seconds)` after each.
     fn run_observed(
         &self,
@@ -367,36 +406,15 @@ impl OnnxModel {
         observe: &mut dyn FnMut(&Node, u64, f64),
     ) -> Result<Vec<Value>> {
         self.check_input(&input)?;
-        let plan = self.plan(layers)?;
-        // The last planned node that reads each value, so values are dropped once unused.
-        let mut last_use: HashMap<&str, usize> = HashMap::new();
-        for (step, &i) in plan.iter().enumerate() {
-            for name in &self.nodes[i].inputs {
-                last_use.insert(name.as_str(), step);
-            }
-        }
+        let (plan, last_use) = self.schedule(layers)?;
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(self.input_name.as_str(), Value::from_tensor(input));
         let mut wanted: HashMap<&str, Value> = HashMap::new();
         for (step, &i) in plan.iter().enumerate() {
             let node = &self.nodes[i];
-            let inputs: Vec<Option<&Value>> = node
-                .inputs
-                .iter()
-                .map(|name| {
-                    if name.is_empty() {
-                        None
-                    } else {
-                        values.get(name.as_str()).or_else(|| self.weights.get(name))
-                    }
-                })
-                .collect();
+            let inputs = self.node_inputs(node, &values);
             let started = std::time::Instant::now();
-            let output = eval(&node.op, &inputs).map_err(|reason| ModelError::BadNode {
-                node: node.name.clone(),
-                op: node.op_type.clone(),
-                reason,
-            })?;
+            let output = self.eval_node(node, &inputs)?;
             observe(
                 node,
                 flops(&node.op, &inputs, &output),
