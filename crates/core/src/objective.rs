@@ -146,6 +146,18 @@ pub fn constant(value: f32) -> Objective {
     })
 }
 
+/// An objective on one layer: `f(layer name, activation)`.
+fn on_layer(
+    layer: &str,
+    description: String,
+    f: impl Fn(&str, Tensor<4>) -> Result<Tensor<1>> + Send + Sync + 'static,
+) -> Objective {
+    let name = layer.to_string();
+    Objective::new(vec![name.clone()], description, move |acts| {
+        f(&name, acts.get(&name)?)
+    })
+}
+
 fn checked_channel(layer: &str, act: &Tensor<4>, channel: usize) -> Result<()> {
     let channels = act.dims()[1];
     if channel < channels {
@@ -161,16 +173,10 @@ fn checked_channel(layer: &str, act: &Tensor<4>, channel: usize) -> Result<()> {
 
 /// The mean activation of one channel of `layer` (over positions and the batch).
 pub fn channel(layer: &str, channel: usize) -> Objective {
-    let name = layer.to_string();
-    Objective::new(
-        vec![name.clone()],
-        format!("{layer}:{channel}"),
-        move |acts| {
-            let act = acts.get(&name)?;
-            checked_channel(&name, &act, channel)?;
-            Ok(act.narrow(1, channel, 1).mean())
-        },
-    )
+    on_layer(layer, format!("{layer}:{channel}"), move |name, act| {
+        checked_channel(name, &act, channel)?;
+        Ok(act.narrow(1, channel, 1).mean())
+    })
 }
 
 /// A class logit (or any unit of a `[N, K]` layer): the same as [`channel`] on that layer.
@@ -183,10 +189,8 @@ pub fn class_logit(layer: &str, class: usize) -> Objective {
 /// One channel per batch image: image `i` maximises the mean of channel `channels[i]` of `layer`.
 /// This is the objective of a whole-layer render, computed with one mask product.
 pub fn channels_per_image(layer: &str, channels: Vec<usize>) -> Objective {
-    let name = layer.to_string();
     let description = format!("{layer}:{channels:?} per image");
-    Objective::new(vec![name.clone()], description, move |acts| {
-        let act = acts.get(&name)?;
+    on_layer(layer, description, move |name, act| {
         let [batch, c, h, w] = act.dims();
         if channels.len() != batch {
             return Err(Error::Invalid(format!(
@@ -196,7 +200,7 @@ pub fn channels_per_image(layer: &str, channels: Vec<usize>) -> Objective {
         }
         let mut mask = vec![0f32; batch * c];
         for (i, &ch) in channels.iter().enumerate() {
-            checked_channel(&name, &act, ch)?;
+            checked_channel(name, &act, ch)?;
             mask[i * c + ch] = 1.0 / (h * w) as f32;
         }
         let mask = Tensor::<4>::from_data(TensorData::new(mask, [batch, c, 1, 1]), &act.device());
@@ -206,18 +210,16 @@ pub fn channels_per_image(layer: &str, channels: Vec<usize>) -> Objective {
 
 /// One unit: channel `channel` at position `(x, y)` of `layer` (the centre when `None`).
 pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> Objective {
-    let name = layer.to_string();
     let description = match position {
         Some((x, y)) => format!("{layer}:{channel}@({x},{y})"),
         None => format!("{layer}:{channel}@centre"),
     };
-    Objective::new(vec![name.clone()], description, move |acts| {
-        let act = acts.get(&name)?;
-        checked_channel(&name, &act, channel)?;
+    on_layer(layer, description, move |name, act| {
+        checked_channel(name, &act, channel)?;
         let [_, _, height, width] = act.dims();
         if (height, width) == (1, 1) && position.is_some_and(|p| p != (0, 0)) {
             return Err(Error::LayerMismatch {
-                layer: name.clone(),
+                layer: name.to_string(),
                 reason:
                     "it is not spatial (1x1), so a neuron has no position; use a channel objective"
                         .into(),
@@ -226,7 +228,7 @@ pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> 
         let (x, y) = position.unwrap_or((width / 2, height / 2));
         if x >= width || y >= height {
             return Err(Error::PositionOutOfRange {
-                layer: name.clone(),
+                layer: name.to_string(),
                 x,
                 y,
                 width,
@@ -243,9 +245,7 @@ pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> 
 
 /// The mean squared activation of a whole layer (DeepDream).
 pub fn layer_l2(layer: &str) -> Objective {
-    let name = layer.to_string();
-    Objective::new(vec![name.clone()], format!("L2({layer})"), move |acts| {
-        let act = acts.get(&name)?;
+    on_layer(layer, format!("L2({layer})"), |_, act| {
         Ok((act.clone() * act).mean())
     })
 }
@@ -254,63 +254,51 @@ pub fn layer_l2(layer: &str) -> Objective {
 /// `cosine_power > 0`, the dot product is weighted by `max(cos, 0.1)^cosine_power`, which favours
 /// the direction over sheer magnitude (Lucid's `direction_neuron_cossim`).
 pub fn direction(layer: &str, direction: Vec<f32>, cosine_power: f32) -> Objective {
-    let name = layer.to_string();
-    Objective::new(
-        vec![name.clone()],
-        format!("direction({layer})"),
-        move |acts| {
-            let act = acts.get(&name)?;
-            let c = act.dims()[1];
-            if direction.len() != c {
-                return Err(Error::LayerMismatch {
-                    layer: name.clone(),
-                    reason: format!(
-                        "the direction has {} values, the layer {c} channels",
-                        direction.len()
-                    ),
-                });
-            }
-            let v = Tensor::<4>::from_data(
-                TensorData::new(direction.clone(), [1, c, 1, 1]),
-                &act.device(),
-            );
-            let dot = (act.clone() * v).sum_dim(1);
-            if cosine_power <= 0.0 {
-                return Ok(dot.mean());
-            }
-            let v_norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let norm = (act.clone() * act).sum_dim(1).sqrt() * v_norm;
-            let cosine = dot.clone() / (norm + 1e-4);
-            Ok((dot * cosine.clamp_min(0.1).powf_scalar(cosine_power)).mean())
-        },
-    )
+    on_layer(layer, format!("direction({layer})"), move |name, act| {
+        let c = act.dims()[1];
+        if direction.len() != c {
+            return Err(Error::LayerMismatch {
+                layer: name.to_string(),
+                reason: format!(
+                    "the direction has {} values, the layer {c} channels",
+                    direction.len()
+                ),
+            });
+        }
+        let v = Tensor::<4>::from_data(
+            TensorData::new(direction.clone(), [1, c, 1, 1]),
+            &act.device(),
+        );
+        let dot = (act.clone() * v).sum_dim(1);
+        if cosine_power <= 0.0 {
+            return Ok(dot.mean());
+        }
+        let v_norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let norm = (act.clone() * act).sum_dim(1).sqrt() * v_norm;
+        let cosine = dot.clone() / (norm + 1e-4);
+        Ok((dot * cosine.clamp_min(0.1).powf_scalar(cosine_power)).mean())
+    })
 }
 
 /// Diversity of the batch at `layer`: minus the mean pairwise dot product of the images'
 /// L2-normalised Gram matrices (Lucid's `diversity`). Higher means more different images.
 pub fn diversity(layer: &str) -> Objective {
-    let name = layer.to_string();
-    Objective::new(
-        vec![name.clone()],
-        format!("diversity({layer})"),
-        move |acts| {
-            let act = acts.get(&name)?;
-            let [b, c, h, w] = act.dims();
-            let flat: Tensor<3> = act.reshape([b, c, h * w]);
-            let grams = flat
-                .clone()
-                .matmul(flat.swap_dims(1, 2))
-                .reshape([b, c * c]);
-            let norms = (grams.clone() * grams.clone())
-                .sum_dim(1)
-                .sqrt()
-                .clamp_min(1e-10);
-            let grams = grams / norms;
-            let similarity = grams.clone().matmul(grams.transpose());
-            let total = similarity.clone().sum() - similarity.diag_sum();
-            Ok(total * (-1.0 / b as f32))
-        },
-    )
+    on_layer(layer, format!("diversity({layer})"), |_, act| {
+        let [b, c, h, w] = act.dims();
+        let flat: Tensor<3> = act.reshape([b, c, h * w]);
+        let grams = flat
+            .clone()
+            .matmul(flat.swap_dims(1, 2))
+            .reshape([b, c * c]);
+        let norms = (grams.clone() * grams.clone())
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-10);
+        let grams = grams / norms;
+        let similarity = grams.clone().matmul(grams.transpose());
+        let total = similarity.clone().sum() - similarity.diag_sum();
+        Ok(total * (-1.0 / b as f32))
+    })
 }
 
 trait DiagSum {

@@ -55,6 +55,16 @@ fn node(op: &str, name: &str, inputs: &[&str]) -> NodeProto {
     n
 }
 
+/// A float initializer `w` of the given shape holding `values`.
+fn weight(dims: &[i64], values: Vec<f32>) -> TensorProto {
+    let mut w = TensorProto::new();
+    w.name = "w".into();
+    w.dims = dims.to_vec();
+    w.data_type = 1;
+    w.float_data = values;
+    w
+}
+
 fn save(m: &ModelProto, name: &str) -> std::path::PathBuf {
     let path = scratch(name);
     std::fs::write(&path, m.write_to_bytes().unwrap()).unwrap();
@@ -126,10 +136,7 @@ fn unsupported_op_is_named_with_node_and_opset() {
 
 #[test]
 fn external_data_file_missing() {
-    let mut weight = TensorProto::new();
-    weight.name = "w".into();
-    weight.dims = vec![4, 3, 3, 3];
-    weight.data_type = 1;
+    let mut weight = weight(&[4, 3, 3, 3], Vec::new());
     weight.data_location = protobuf::EnumOrUnknown::from_i32(1);
     let mut location = onnx_ir::ModelProto::new()
         .metadata_props
@@ -148,12 +155,10 @@ fn external_data_file_missing() {
 
 #[test]
 fn inconsistent_tensor_is_rejected() {
-    let mut weight = TensorProto::new();
-    weight.name = "w".into();
-    weight.dims = vec![4, 3, 3, 3];
-    weight.data_type = 1;
-    weight.float_data = vec![0.5; 7];
-    let m = model(vec![node("Conv", "c", &["x", "w"])], vec![weight]);
+    let m = model(
+        vec![node("Conv", "c", &["x", "w"])],
+        vec![weight(&[4, 3, 3, 3], vec![0.5; 7])],
+    );
     let err = load(&save(&m, "short_weight.onnx")).unwrap_err();
     assert!(err.to_string().contains("holds 7 values"), "{err}");
 }
@@ -165,12 +170,8 @@ fn bad_attributes_are_errors() {
     strides.name = "strides".into();
     strides.ints = vec![0, 1];
     conv.attribute.push(strides);
-    let mut weight = TensorProto::new();
-    weight.name = "w".into();
-    weight.dims = vec![4, 3, 3, 3];
-    weight.data_type = 1;
-    weight.float_data = vec![0.5; 108];
-    let err = load(&save(&model(vec![conv], vec![weight]), "bad_stride.onnx")).unwrap_err();
+    let weights = vec![weight(&[4, 3, 3, 3], vec![0.5; 108])];
+    let err = load(&save(&model(vec![conv], weights), "bad_stride.onnx")).unwrap_err();
     assert!(
         matches!(err, ModelError::BadNode { .. }) && err.to_string().contains("strides"),
         "{err}"
