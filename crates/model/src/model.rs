@@ -123,6 +123,9 @@ impl OnnxModel {
                 op: proto_node.op_type.clone(),
                 reason,
             };
+            if proto_node.output.first().is_none_or(|o| o.is_empty()) {
+                return Err(bad("the node has no output".into()));
+            }
             if !(proto_node.domain.is_empty() || proto_node.domain == "ai.onnx") {
                 return Err(unsupported(
                     &format!("{}::{}", proto_node.domain, proto_node.op_type),

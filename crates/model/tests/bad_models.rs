@@ -164,6 +164,14 @@ fn inconsistent_tensor_is_rejected() {
 }
 
 #[test]
+fn node_without_output() {
+    let mut relu = node("Relu", "r", &["x"]);
+    relu.output.clear();
+    let err = load(&save(&model(vec![relu], vec![]), "no_output.onnx")).unwrap_err();
+    assert!(err.to_string().contains("no output"), "{err}");
+}
+
+#[test]
 fn bad_attributes_are_errors() {
     let mut conv = node("Conv", "c", &["x", "w"]);
     let mut strides = AttributeProto::new();

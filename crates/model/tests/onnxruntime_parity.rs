@@ -35,26 +35,44 @@ fn tiny_input(device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(floats(&f["input"]), [1, 3, 32, 32]), device)
 }
 
-#[test]
-fn tiny_cnn_every_node_matches_onnxruntime() {
-    let f = fixture("tiny_cnn_fixture.json");
+/// Runs `model` on the fixture's input and compares every float node output with onnxruntime's
+/// (shape, sum, first values; 1e-4). `rename` maps fixture node names to layer names.
+fn every_node_matches(model_file: &str, fixture_file: &str, rename: &[(&str, &str)]) {
+    let f = fixture(fixture_file);
     let device = Device::flex();
-    let model = OnnxModel::load(testdata("tiny_cnn.onnx"), &device).unwrap();
+    let model = OnnxModel::load(testdata(model_file), &device).unwrap();
     let order = f["node_order"].as_array().unwrap();
-    // Layers are named by their output tensors: node `fc` writes the graph output `logits`.
+    let layer = |n: &str| {
+        rename
+            .iter()
+            .find(|(from, _)| *from == n)
+            .map_or(n.to_string(), |(_, to)| to.to_string())
+    };
+    let all: Vec<String> = order
+        .iter()
+        .map(|n| layer(n[0].as_str().unwrap()))
+        .collect();
+    assert_eq!(model.layer_names().collect::<Vec<_>>(), all);
     let names: Vec<&str> = order
         .iter()
         .map(|n| n[0].as_str().unwrap())
-        .map(|n| if n == "fc" { "logits" } else { n })
+        .filter(|n| f["intermediates"].get(n).is_some())
         .collect();
-    assert_eq!(model.layer_names().collect::<Vec<_>>(), names);
-    let outputs = model.forward_to(tiny_input(&device), &names).unwrap();
-    let layers = model.layers().unwrap();
-    for ((name, output), info) in names.iter().zip(outputs).zip(layers) {
-        if *name == "logits" {
-            continue; // the logits, compared in `tiny_cnn_logits_match_onnxruntime`
-        }
+    let layers: Vec<String> = names.iter().map(|n| layer(n)).collect();
+    let layer_refs: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let shape = dims(&f["input_shape"]);
+    let input = Tensor::from_data(
+        TensorData::new(
+            floats(&f["input"]),
+            [shape[0], shape[1], shape[2], shape[3]],
+        ),
+        &device,
+    );
+    let outputs = model.forward_to(input, &layer_refs).unwrap();
+    let infos = model.layers().unwrap();
+    for ((name, layer), output) in names.iter().zip(&layers).zip(outputs) {
         let expected = &f["intermediates"][*name];
+        let info = infos.iter().find(|l| &l.name == layer).unwrap();
         assert_eq!(info.shape, dims(&expected["shape"]), "shape of {name}");
         let values = output.into_data().try_to_vec::<f32>().unwrap();
         let sum: f64 = values.iter().map(|&v| f64::from(v)).sum();
@@ -68,6 +86,26 @@ fn tiny_cnn_every_node_matches_onnxruntime() {
             assert!((got - want).abs() < 1e-4, "{name}[{i}]: {got} vs {want}");
         }
     }
+}
+
+#[test]
+fn tiny_cnn_every_node_matches_onnxruntime() {
+    // Layers are named by their output tensors: node `fc` writes the graph output `logits`.
+    every_node_matches(
+        "tiny_cnn.onnx",
+        "tiny_cnn_fixture.json",
+        &[("fc", "logits")],
+    );
+}
+
+/// Conv (dilated, grouped, strided, SAME_UPPER), BatchNormalization, Relu, LRN, MaxPool,
+/// AveragePool, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Concat, Mul, Sub, Div with
+/// broadcasting, Pad, Clip, Sum, Dropout, Identity, Transpose, Shape/Gather/Unsqueeze/Concat
+/// shape arithmetic, Reshape, Gemm, Softmax, GlobalMaxPool, Flatten, MatMul, Squeeze,
+/// GlobalAveragePool, Add: the ops of classic ImageNet CNNs.
+#[test]
+fn op_zoo_every_node_matches_onnxruntime() {
+    every_node_matches("op_zoo.onnx", "op_zoo_fixture.json", &[]);
 }
 
 #[test]
