@@ -181,3 +181,51 @@ fn interrupted_render_layer_resumes_to_the_same_images() {
     }
     assert_eq!(channels_done(&resumed.join("record.json")), 6);
 }
+
+#[test]
+fn a_failing_batch_is_recorded_and_the_others_still_run() {
+    let tiny = repo("testdata/tiny_cnn.onnx");
+    let out = scratch("nan");
+    // A learning rate this large overflows the spectrum to infinity: the objective turns NaN.
+    let result = xtask(&[
+        "render-layer",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--layer",
+        "add",
+        "--channels",
+        "0..4",
+        "--batch",
+        "2",
+        "--size",
+        "32",
+        "--steps",
+        "5",
+        "--lr",
+        "1e38",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("channels [0, 1] failed") && stderr.contains("channels [2, 3] failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("error: 4 channels failed"),
+        "{stderr}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("record.json")).unwrap()).unwrap();
+    let failures = record["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 4);
+    assert!(
+        failures[0][1].as_str().unwrap().contains("NaN"),
+        "{failures:?}"
+    );
+}

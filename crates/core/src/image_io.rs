@@ -95,3 +95,57 @@ pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
         .map_err(|e| Error::Image(e.to_string()))?;
     write_atomic(path, &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("excite-image-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn png_round_trip_and_size_check() {
+        let path = scratch("tile.png");
+        let image = RgbImage::from_fn(5, 4, |x, y| Rgb([x as u8 * 40, y as u8 * 60, 7]));
+        save_png(&image, &path).unwrap();
+        assert_eq!(read_image(&path, Some([5, 4])).unwrap(), image);
+        let err = read_image(&path, Some([224, 224])).unwrap_err();
+        assert!(
+            err.to_string().contains("is 5x4, expected 224x224"),
+            "{err}"
+        );
+        let tensor = from_image(&image, &Device::flex());
+        assert_eq!(to_images(tensor).unwrap()[0], image);
+    }
+
+    #[test]
+    fn unreadable_and_unwritable_files_are_errors() {
+        let text = scratch("not_an_image.png");
+        std::fs::write(&text, "hello").unwrap();
+        assert!(matches!(read_image(&text, None), Err(Error::Image(_))));
+        let blocked = scratch("a_file");
+        std::fs::write(&blocked, "x").unwrap();
+        let err = write_atomic(&blocked.join("inside.png"), b"data").unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        // A failed write leaves neither the target nor a temporary file behind.
+        let dir = scratch("");
+        assert!(
+            std::fs::read_dir(dir).unwrap().all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp"))
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_whole_file() {
+        let path = scratch("record.json");
+        write_atomic(&path, b"first version, rather long").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+    }
+}
