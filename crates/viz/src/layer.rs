@@ -3,11 +3,11 @@
 use burn::tensor::Device;
 use excite_core::image_io::to_images;
 use excite_core::objective::{channel, channels_per_image};
-use excite_core::{ImageParam, Result, VisualModel};
+use excite_core::{Activations, ImageParam, Result, VisualModel};
 use image::RgbImage;
 
 use crate::progress::Progress;
-use crate::render::{RenderConfig, evaluate, render};
+use crate::render::{RenderConfig, render};
 
 /// One channel's render.
 #[derive(Clone, Debug)]
@@ -40,17 +40,24 @@ pub fn render_channels(
         device,
         progress,
     )?;
-    let images = to_images(rendered.images.clone())?;
+    // One forward of the whole batch measures every channel on its own image.
+    let final_images = rendered.images.detach();
+    let activations = Activations::new(
+        final_images.clone(),
+        &[layer],
+        model.activations(final_images.clone(), &[layer])?,
+    );
+    let images = to_images(final_images)?;
     channels
         .iter()
         .zip(images)
         .enumerate()
         .map(|(i, (&c, image))| {
-            let single = rendered.images.clone().narrow(0, i, 1);
+            let value = channel(layer, c).at(i).evaluate(&activations)?;
             Ok(ChannelRender {
                 channel: c,
                 image,
-                activation: evaluate(model, &channel(layer, c), single)?,
+                activation: value.into_scalar::<f32>(),
             })
         })
         .collect()
