@@ -2,10 +2,7 @@
 //! robustness), seeded for reproducibility.
 
 use burn::tensor::grid::affine_grid_2d;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{
-    GridSampleOptions, GridSamplePaddingMode, InterpolateMode, InterpolateOptions, PadMode,
-};
+use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode, PadMode};
 use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -31,42 +28,107 @@ pub enum Transform {
 impl Transform {
     /// Applies the transform to `[B, C, H, W]` images.
     pub fn apply(&self, x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
+        apply_all(std::slice::from_ref(self), x, rng)
+    }
+}
+
+/// Applies `transforms` in order, drawing their random parameters in order from `rng`.
+///
+/// A run of consecutive `Scale` and `Rotate` transforms is resampled once, by the composition
+/// of their maps (one bilinear sampling instead of one per transform: the same geometry, less
+/// blur, less work).
+pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
+    let mut x = x;
+    let mut warp: Option<Warp> = None;
+    for t in transforms {
         let [_, _, h, w] = x.dims();
-        match self {
-            Transform::Pad { width, value } => x.pad(
-                [(*width, *width), (*width, *width)],
-                PadMode::Constant(*value),
-            ),
-            Transform::Jitter(d) => {
-                let d = (*d).min(h - 1).min(w - 1);
-                if d == 0 {
-                    return x;
-                }
-                let dy = rng.random_range(0..d);
-                let dx = rng.random_range(0..d);
-                x.narrow(2, dy, h - d).narrow(3, dx, w - d)
-            }
+        match t {
             Transform::Scale(scales) => {
                 let s = pick(scales, rng);
-                let size = [
-                    ((h as f32 * s).round() as usize).max(1),
-                    ((w as f32 * s).round() as usize).max(1),
-                ];
-                if size == [h, w] {
-                    return x;
-                }
-                let options =
-                    InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size(size);
-                interpolate(x, options)
+                let current = warp.unwrap_or_else(|| Warp::identity([h, w]));
+                warp = Some(current.scaled(s));
             }
             Transform::Rotate(angles) => {
                 let degrees = pick(angles, rng);
-                if degrees == 0.0 {
-                    return x;
+                let current = warp.unwrap_or_else(|| Warp::identity([h, w]));
+                warp = Some(current.rotated(degrees));
+            }
+            Transform::Pad { width, value } => {
+                x = flush(x, warp.take()).pad(
+                    [(*width, *width), (*width, *width)],
+                    PadMode::Constant(*value),
+                );
+            }
+            Transform::Jitter(d) => {
+                x = flush(x, warp.take());
+                let [_, _, h, w] = x.dims();
+                let d = (*d).min(h - 1).min(w - 1);
+                if d > 0 {
+                    let dy = rng.random_range(0..d);
+                    let dx = rng.random_range(0..d);
+                    x = x.narrow(2, dy, h - d).narrow(3, dx, w - d);
                 }
-                rotate(x, degrees)
             }
         }
+    }
+    flush(x, warp)
+}
+
+/// A pending resampling: output `size`, and the linear map `[a, b; c, d]` from output to input
+/// coordinates, both normalised to [-1, 1] between the corner pixels.
+#[derive(Clone, Copy, Debug)]
+struct Warp {
+    map: [f32; 4],
+    size: [usize; 2],
+    input: [usize; 2],
+}
+
+impl Warp {
+    fn identity(size: [usize; 2]) -> Self {
+        Warp {
+            map: [1.0, 0.0, 0.0, 1.0],
+            size,
+            input: size,
+        }
+    }
+
+    /// Rescales the output by `s` (at least 2 x 2 pixels); normalised coordinates are unchanged.
+    fn scaled(self, s: f32) -> Self {
+        let [h, w] = self.size;
+        let size = [
+            ((h as f32 * s).round() as usize).max(2),
+            ((w as f32 * s).round() as usize).max(2),
+        ];
+        Warp { size, ..self }
+    }
+
+    /// Rotates the output about its centre by `degrees`, rigidly in pixels.
+    fn rotated(self, degrees: f32) -> Self {
+        if degrees == 0.0 {
+            return self;
+        }
+        let [h, w] = self.size;
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let aspect = w as f32 / h as f32;
+        let rotation = [cos, -sin / aspect, sin * aspect, cos];
+        let [a, b, c, d] = self.map;
+        let [p, q, r, t] = rotation;
+        Warp {
+            map: [a * p + b * r, a * q + b * t, c * p + d * r, c * q + d * t],
+            ..self
+        }
+    }
+
+    fn is_identity(&self) -> bool {
+        self.map == [1.0, 0.0, 0.0, 1.0] && self.size == self.input
+    }
+}
+
+/// Applies a pending resampling, if any.
+fn flush(x: Tensor<4>, warp: Option<Warp>) -> Tensor<4> {
+    match warp {
+        Some(warp) if !warp.is_identity() => affine(x, warp.map, warp.size),
+        _ => x,
     }
 }
 
@@ -80,15 +142,31 @@ fn pick(values: &[f32], rng: &mut StdRng) -> f32 {
 
 /// Rotates about the centre by `degrees` (bilinear, edge pixels repeated outside).
 pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let (sin, cos) = degrees.to_radians().sin_cos();
-    // The affine grid works in normalised coordinates; keep the rotation rigid in pixels.
-    let aspect = w as f32 / h as f32;
-    let theta: Vec<f32> = (0..b)
-        .flat_map(|_| [cos, -sin / aspect, 0.0, sin * aspect, cos, 0.0])
-        .collect();
-    let theta = Tensor::<3>::from_data(TensorData::new(theta, [b, 2, 3]), &x.device());
-    let grid = affine_grid_2d(theta, [b, c, h, w]);
+    let [_, _, h, w] = x.dims();
+    flush(x, Some(Warp::identity([h, w]).rotated(degrees)))
+}
+
+/// Bilinear resize to `size`, corner pixels aligned, as `interpolate(.., Bilinear)` with
+/// `align_corners` does.
+///
+/// Sampled through `grid_sample_2d`, whose backward every backend has (the GPU backends have
+/// no backward for bilinear `interpolate`).
+pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let warp = Warp {
+        size,
+        ..Warp::identity([h, w])
+    };
+    flush(x, Some(warp))
+}
+
+/// Samples `x` bilinearly on an output grid of `size` mapped into the input by the linear map
+/// `[a, b; c, d]` in normalised coordinates (corners at -1 and 1), edge pixels repeated outside.
+fn affine(x: Tensor<4>, [a, b, c, d]: [f32; 4], [h, w]: [usize; 2]) -> Tensor<4> {
+    let [n, channels, ..] = x.dims();
+    let theta: Vec<f32> = (0..n).flat_map(|_| [a, b, 0.0, c, d, 0.0]).collect();
+    let theta = Tensor::<3>::from_data(TensorData::new(theta, [n, 2, 3]), &x.device());
+    let grid = affine_grid_2d(theta, [n, channels, h, w]);
     let options = GridSampleOptions::new(InterpolateMode::Bilinear)
         .with_padding_mode(GridSamplePaddingMode::Border)
         .with_align_corners(true);
@@ -111,11 +189,6 @@ pub fn standard() -> Vec<Transform> {
         Transform::Rotate(angles),
         Transform::Jitter(4),
     ]
-}
-
-/// Applies `transforms` in order.
-pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
-    transforms.iter().fold(x, |x, t| t.apply(x, rng))
 }
 
 #[cfg(test)]
@@ -150,6 +223,47 @@ mod tests {
         );
         let scaled = Transform::Scale(vec![1.1]).apply(x.clone(), &mut rng);
         assert_eq!(scaled.dims(), [2, 3, 70, 70]);
+    }
+
+    #[test]
+    fn resize_is_bilinear_interpolation_with_aligned_corners() {
+        use burn::tensor::module::interpolate;
+        use burn::tensor::ops::InterpolateOptions;
+        let device = Device::flex();
+        let values: Vec<f32> = (0..2 * 3 * 9 * 7).map(|i| ((i * 13) % 17) as f32).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 9, 7]), &device);
+        for size in [[10, 8], [8, 6], [11, 7]] {
+            let options = InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_output_size(size)
+                .with_align_corners(true);
+            let expected = interpolate(x.clone(), options).into_data();
+            let got = resize(x.clone(), size).into_data();
+            expected.assert_approx_eq::<f32>(&got, burn::tensor::Tolerance::absolute(1e-4));
+        }
+    }
+
+    #[test]
+    fn scale_then_rotate_is_resampled_once_with_the_same_geometry() {
+        let device = Device::flex();
+        // A smooth image, so that one resampling and two differ only by a little blur.
+        let (h, w) = (40, 48);
+        let values: Vec<f32> = (0..h * w)
+            .map(|i| {
+                let (y, x) = ((i / w) as f32, (i % w) as f32);
+                (x * 0.21).sin() * (y * 0.13).cos() + 0.01 * x
+            })
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [1, 1, h, w]), &device);
+        let mut rng = StdRng::seed_from_u64(0);
+        let fused = apply_all(
+            &[Transform::Scale(vec![1.1]), Transform::Rotate(vec![9.0])],
+            x.clone(),
+            &mut rng,
+        );
+        let sequential = rotate(resize(x, [44, 53]), 9.0);
+        assert_eq!(fused.dims(), [1, 1, 44, 53]);
+        let worst = (fused - sequential).abs().max().into_scalar::<f32>();
+        assert!(worst < 0.05, "fused and sequential differ by {worst}");
     }
 
     #[test]

@@ -50,6 +50,11 @@ fn forward_and_a_short_render_match_the_cpu() {
                     value: 0.5,
                 },
                 Transform::Jitter(4),
+                // Resampling: one bilinear grid sample (a GPU backend's bilinear `interpolate`
+                // has no backward).
+                Transform::Scale(vec![1.1]),
+                Transform::Rotate(vec![7.0]),
+                Transform::Jitter(2),
             ],
             ..RenderConfig::default()
         };
