@@ -55,7 +55,7 @@ pub enum Command {
     /// gains of truncation and batching.
     Bench {
         /// Timed steps per configuration (after a warm-up step).
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 5)]
         steps: usize,
         /// Steps of the end-to-end 16-channel render.
         #[arg(long, default_value_t = 64)]

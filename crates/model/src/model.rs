@@ -343,15 +343,16 @@ impl OnnxModel {
 
     /// Evaluates the planned nodes and returns the raw values of `layers`.
     fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
-        self.run_observed(input, layers, &mut |_, _, _| {})
+        self.run_observed(input, layers, false, &mut |_, _, _| {})
     }
 
     /// Runs the nodes that `layers` need, one at a time, and reports each node's op, FLOPs
-    /// (multiply-adds count two; convolutions and matrix products only) and wall time. On a
-    /// backend that queues work asynchronously the times are those of queueing.
+    /// (multiply-adds count two; convolutions and matrix products only) and wall time. The
+    /// device is synchronised after each node, so that on a backend that queues work
+    /// asynchronously (a GPU) each time is that of the node's execution.
     pub fn profile(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<NodeStats>> {
         let mut stats = Vec::new();
-        self.run_observed(input, layers, &mut |node, flops, seconds| {
+        self.run_observed(input, layers, true, &mut |node, flops, seconds| {
             stats.push(NodeStats {
                 layer: node.name.clone(),
                 op: node.op_type.clone(),
@@ -401,14 +402,17 @@ impl OnnxModel {
         })
     }
 
-    /// Evaluates the planned nodes, calling `observe(node, flops, seconds)` after each.
+    /// Evaluates the planned nodes, calling `observe(node, flops, seconds)` after each; with
+    /// `synchronize`, each node's time includes waiting for the device to finish it.
     fn run_observed(
         &self,
         input: Tensor<4>,
         layers: &[&str],
+        synchronize: bool,
         observe: &mut dyn FnMut(&Node, u64, f64),
     ) -> Result<Vec<Value>> {
         self.check_input(&input)?;
+        let device = input.device();
         let (plan, last_use) = self.schedule(layers)?;
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(self.input_name.as_str(), Value::from_tensor(input));
@@ -418,6 +422,13 @@ impl OnnxModel {
             let inputs = self.node_inputs(node, &values);
             let started = std::time::Instant::now();
             let output = self.eval_node(node, &inputs)?;
+            if synchronize {
+                device.sync().map_err(|e| ModelError::BadNode {
+                    node: node.name.clone(),
+                    op: node.op_type.clone(),
+                    reason: format!("the device failed: {e:?}"),
+                })?;
+            }
             observe(
                 node,
                 flops(&node.op, &inputs, &output),
