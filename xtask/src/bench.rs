@@ -39,8 +39,8 @@ fn machine() -> String {
     format!("{cpu}, {threads} threads, backend {}", backend_name())
 }
 
-/// The best of five `n x n` float32 matmuls, in GFLOP/s, with `n` the larger of 1024 and 4096
-/// that runs faster (a GPU needs the larger size to reach its rate). Each product has fresh
+/// The best of five `n x n` float32 matmuls, in GFLOP/s, at whichever of `n` = 1024 and 4096
+/// runs faster (a GPU needs the larger size to reach its rate). Each product has fresh
 /// inputs and is read back, so no backend can skip or reuse it.
 fn matmul_rate(device: &Device) -> Result<(usize, f64), String> {
     let mut best = (0, 0.0);

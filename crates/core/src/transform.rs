@@ -41,18 +41,10 @@ pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Te
     let mut x = x;
     let mut warp: Option<Warp> = None;
     for t in transforms {
-        let [_, _, h, w] = x.dims();
+        let pending = || warp.unwrap_or_else(|| Warp::identity(&x));
         match t {
-            Transform::Scale(scales) => {
-                let s = pick(scales, rng);
-                let current = warp.unwrap_or_else(|| Warp::identity([h, w]));
-                warp = Some(current.scaled(s));
-            }
-            Transform::Rotate(angles) => {
-                let degrees = pick(angles, rng);
-                let current = warp.unwrap_or_else(|| Warp::identity([h, w]));
-                warp = Some(current.rotated(degrees));
-            }
+            Transform::Scale(scales) => warp = Some(pending().scaled(pick(scales, rng))),
+            Transform::Rotate(angles) => warp = Some(pending().rotated(pick(angles, rng))),
             Transform::Pad { width, value } => {
                 x = flush(x, warp.take()).pad(
                     [(*width, *width), (*width, *width)],
@@ -80,15 +72,17 @@ pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Te
 struct Warp {
     map: [f32; 4],
     size: [usize; 2],
-    input: [usize; 2],
 }
 
 impl Warp {
-    fn identity(size: [usize; 2]) -> Self {
+    const IDENTITY: [f32; 4] = [1.0, 0.0, 0.0, 1.0];
+
+    /// No change to `x`: the identity map at its size.
+    fn identity(x: &Tensor<4>) -> Self {
+        let [_, _, h, w] = x.dims();
         Warp {
-            map: [1.0, 0.0, 0.0, 1.0],
-            size,
-            input: size,
+            map: Self::IDENTITY,
+            size: [h, w],
         }
     }
 
@@ -118,16 +112,14 @@ impl Warp {
             ..self
         }
     }
-
-    fn is_identity(&self) -> bool {
-        self.map == [1.0, 0.0, 0.0, 1.0] && self.size == self.input
-    }
 }
 
-/// Applies a pending resampling, if any.
+/// Applies a pending resampling, if any (none when it would leave `x` as it is).
 fn flush(x: Tensor<4>, warp: Option<Warp>) -> Tensor<4> {
     match warp {
-        Some(warp) if !warp.is_identity() => affine(x, warp.map, warp.size),
+        Some(warp) if warp.map != Warp::IDENTITY || warp.size != Warp::identity(&x).size => {
+            affine(x, warp.map, warp.size)
+        }
         _ => x,
     }
 }
@@ -142,8 +134,8 @@ fn pick(values: &[f32], rng: &mut StdRng) -> f32 {
 
 /// Rotates about the centre by `degrees` (bilinear, edge pixels repeated outside).
 pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    flush(x, Some(Warp::identity([h, w]).rotated(degrees)))
+    let warp = Warp::identity(&x).rotated(degrees);
+    flush(x, Some(warp))
 }
 
 /// Bilinear resize to `size`, corner pixels aligned, as `interpolate(.., Bilinear)` with
@@ -152,10 +144,9 @@ pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
 /// Sampled through `grid_sample_2d`, whose backward every backend has (the GPU backends have
 /// no backward for bilinear `interpolate`).
 pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
     let warp = Warp {
         size,
-        ..Warp::identity([h, w])
+        ..Warp::identity(&x)
     };
     flush(x, Some(warp))
 }
