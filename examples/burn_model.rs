@@ -10,10 +10,10 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use excite::core::grid::grid;
-use excite::core::image_io::{save_png, to_images};
+use excite::core::image_io::save_png;
 use excite::core::objective::channels_per_image;
-use excite::core::{Error, ImageParam, Result, VisualModel};
-use excite::viz::{RenderConfig, default_device, render};
+use excite::core::{Error, Result, VisualModel};
+use excite::{ImageParam, RenderConfig, default_device, render};
 
 /// Four 7x7 oriented edge detectors (0, 45, 90, 135 degrees) on the grey level.
 struct EdgeModel {
@@ -53,9 +53,9 @@ impl VisualModel for EdgeModel {
                     None,
                     ConvOptions::new([1, 1], [3, 3], [1, 1], 1),
                 ))),
-                other => Err(Error::Model(format!(
-                    "unknown layer `{other}`; this model has `edges`"
-                ))),
+                other => Err(Error::Model(
+                    format!("unknown layer `{other}`; this model has `edges`").into(),
+                )),
             })
             .collect()
     }
@@ -65,18 +65,13 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let device = default_device();
     let model = EdgeModel::new(&device);
     let objective = channels_per_image("edges", vec![0, 1, 2, 3]);
-    let param = ImageParam::fourier(4, 64, 64, 1.0, &device);
-    let config = RenderConfig {
-        steps: 128,
-        ..RenderConfig::default()
-    };
-    let out = render(&model, &objective, &param, &config, &device, &mut |_| {})?;
+    let config = RenderConfig::default()
+        .with_param(ImageParam::fourier().with_size(64, 64).with_batch(4))
+        .with_steps(128);
+    let out = render(&model, &objective, &config, &device)?;
     println!("objective {:.3} -> {:.3}", out.history[0], out.history[127]);
     let labels = ["0", "45", "90", "135"].map(String::from);
-    save_png(
-        &grid(&to_images(out.images)?, &labels, 4),
-        "burn_model.png".as_ref(),
-    )?;
+    save_png(&grid(&out.to_images()?, &labels, 4), "burn_model.png")?;
     println!("wrote burn_model.png");
     Ok(())
 }

@@ -1,46 +1,37 @@
-//! DeepDream: start from a photo and amplify whatever a layer sees in it.
+//! DeepDream: start from a photo instead of noise and amplify whatever a layer sees in it.
 //!
 //! `cargo run --release --example deepdream -- [IMAGE] [LAYER] [STEPS]`
 //! (defaults: the test cat photo, `blocks.8`, 64), writes `deepdream.png`.
 
-use excite::core::image_io::{from_image, read_image, save_png, to_images};
+use burn::tensor::Device;
+use excite::core::image_io::{from_image, read_image, save_png};
+use excite::core::objective::deepdream;
 use excite::core::transform::Transform;
-use excite::core::{ImageParam, objective::layer_l2};
-use excite::model::OnnxModel;
-use excite::viz::{RenderConfig, default_device, render};
+use excite::{ImageParam, OnnxModel, RenderConfig, default_device, render};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let photo = args.first().cloned().unwrap_or_else(|| {
+    let mut args = std::env::args().skip(1);
+    let photo = args.next().unwrap_or_else(|| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/chelsea_224.png").to_string()
     });
-    let layer = args.get(1).map_or("blocks.8", String::as_str);
-    let steps: usize = args.get(2).map_or(Ok(64), |s| s.parse())?;
+    let layer = args.next().unwrap_or_else(|| "blocks.8".into());
+    let steps = args.next().map_or(Ok(64), |s| s.parse())?;
 
     let device = default_device();
-    let (model, _) = OnnxModel::load_with_manifest(excite::bundled_model_path(), &device)?;
-    let picture = read_image(photo.as_ref(), None)?;
-    let param = ImageParam::from_image(from_image(&picture, &device).without_autodiff());
+    let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
+    let picture = from_image(&read_image(photo.as_ref(), None)?, &Device::flex());
     let config = RenderConfig {
-        steps,
         learning_rate: 0.02,
         transforms: vec![Transform::Jitter(4)],
         ..RenderConfig::default()
+            .with_param(ImageParam::from_image(picture))
+            .with_steps(steps)
     };
-    let out = render(
-        &model,
-        &layer_l2(layer),
-        &param,
-        &config,
-        &device,
-        &mut |_| {},
-    )?;
+    let out = render(&model, &deepdream(&layer), &config, &device)?;
+    save_png(&out.to_images()?[0], "deepdream.png")?;
     println!(
-        "L2({layer}) {:.3} -> {:.3}",
-        out.history[0],
+        "deepdream:{layer} {:.3} -> deepdream.png",
         out.history[steps - 1]
     );
-    save_png(&to_images(out.images)?[0], "deepdream.png".as_ref())?;
-    println!("wrote deepdream.png");
     Ok(())
 }

@@ -4,23 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use anyhow::{Result, bail};
 use burn::tensor::{Device, Distribution, Tensor};
-use excite_core::objective::channels_per_image;
-use excite_core::{ImageParam, Result as CoreResult, VisualModel};
-use excite_model::OnnxModel;
-use excite_viz::{Ascent, RenderConfig, backend_name, default_device, render_channels};
+use excite::core::objective::channels_per_image;
+use excite::core::{Result as CoreResult, VisualModel};
+use excite::viz::{Ascent, backend_name};
+use excite::{ImageParam, OnnxModel, RenderConfig, default_device, render_channels};
 
-use crate::cli::default_model;
-
-/// Benchmark settings.
-pub struct BenchArgs {
-    /// Timed steps per configuration (after one warm-up step).
-    pub steps: usize,
-    /// Steps of the end-to-end 16-channel render.
-    pub e2e_steps: usize,
-    /// Only 128 px, and batch 1 and 16.
-    pub quick: bool,
-}
+use crate::cli::BenchArgs;
 
 /// The layers timed: early, middle and last spatial layer of EfficientNet-Lite0.
 const LAYERS: [&str; 3] = ["blocks.1", "blocks.5", "head.relu6"];
@@ -42,7 +33,7 @@ fn machine() -> String {
 /// The best of five `n x n` float32 matmuls, in GFLOP/s, at whichever of `n` = 1024 and 4096
 /// runs faster (a GPU needs the larger size to reach its rate). Each product has fresh
 /// inputs and is read back, so no backend can skip or reuse it.
-fn matmul_rate(device: &Device) -> Result<(usize, f64), String> {
+fn matmul_rate(device: &Device) -> Result<(usize, f64)> {
     let mut best = (0, 0.0);
     for n in [1024, 4096] {
         let a = Tensor::<2>::random([n, n], Distribution::Default, device);
@@ -55,7 +46,7 @@ fn matmul_rate(device: &Device) -> Result<(usize, f64), String> {
             let checksum = a.matmul(b.clone()).sum().into_scalar::<f32>();
             let seconds = started.elapsed().as_secs_f64();
             if !checksum.is_finite() {
-                return Err("the matmul benchmark gave a non-finite result".into());
+                bail!("the matmul benchmark gave a non-finite result");
             }
             if round > 0 {
                 fastest = fastest.min(seconds);
@@ -98,18 +89,20 @@ fn time_steps(
     batch: usize,
     steps: usize,
     device: &Device,
-) -> Result<Timing, String> {
+) -> Result<Timing> {
     let objective = channels_per_image(layer, (0..batch).collect());
-    let param = ImageParam::fourier(batch, size, size, 1.0, device);
-    let config = RenderConfig::default();
-    let mut ascent =
-        Ascent::new(model, &objective, &param, &config, device).map_err(|e| e.to_string())?;
-    ascent.step().map_err(|e| e.to_string())?;
+    let config = RenderConfig::default().with_param(
+        ImageParam::fourier()
+            .with_size(size, size)
+            .with_batch(batch),
+    );
+    let mut ascent = Ascent::new(model, &objective, &config, device)?;
+    ascent.step()?;
     sync(device)?;
     let mut timings = (0..steps)
         .map(|_| {
             let started = Instant::now();
-            let report = ascent.step().map_err(|e| e.to_string())?;
+            let report = ascent.step()?;
             sync(device)?;
             let step = started.elapsed().as_secs_f64();
             Ok(Timing {
@@ -118,16 +111,16 @@ fn time_steps(
                 backward: step - report.forward_seconds,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>>>()?;
     timings.sort_by(|a, b| a.step.total_cmp(&b.step));
     Ok(timings.swap_remove(timings.len() / 2))
 }
 
 /// Waits for the device's queued work.
-fn sync(device: &Device) -> Result<(), String> {
+fn sync(device: &Device) -> Result<()> {
     device
         .sync()
-        .map_err(|e| format!("the device failed: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("the device failed: {e:?}"))
 }
 
 /// FLOPs of one step: the model's convolutions and matrix products forward, the same again for
@@ -139,63 +132,46 @@ fn step_flops(
     size: usize,
     batch: usize,
     device: &Device,
-) -> Result<f64, String> {
+) -> Result<f64> {
     let side = size + 12;
     let input = Tensor::<4>::zeros([batch, 3, side, side], &device.clone().without_autodiff());
-    let stats = model.profile(input, &[layer]).map_err(|e| e.to_string())?;
+    let stats = model.profile(input, &[layer])?;
     let forward: u64 = stats.iter().map(|s| s.flops).sum();
     let (h, w, wf) = (size as f64, size as f64, (size / 2 + 1) as f64);
     let dft = batch as f64 * 3.0 * (8.0 * h * h * wf + 4.0 * h * wf * w);
     Ok(2.0 * forward as f64 + 2.0 * dft)
 }
 
+/// The models and machine facts every part of the benchmark uses.
+struct Bench {
+    /// The autodiff device renders run on.
+    device: Device,
+    /// The same device without autodiff.
+    plain: Device,
+    /// The bundled model on `device`.
+    model: OnnxModel,
+    /// The bundled model on `plain` (for FLOP counts and profiles).
+    plain_model: OnnxModel,
+}
+
 /// Runs the benchmark and prints its tables.
-pub fn bench(args: &BenchArgs) -> Result<(), String> {
+pub fn run(args: &BenchArgs) -> Result<()> {
     let device = default_device();
     let plain = device.clone().without_autodiff();
-    let (model, _) =
-        OnnxModel::load_with_manifest(default_model(), &device).map_err(|e| e.to_string())?;
-    let cpu_model = OnnxModel::load_with_manifest(default_model(), &plain)
-        .map_err(|e| e.to_string())?
-        .0;
+    let bench = Bench {
+        model: OnnxModel::load(excite::bundled_model_path(), &device)?,
+        plain_model: OnnxModel::load(excite::bundled_model_path(), &plain)?,
+        device,
+        plain,
+    };
     println!("machine: {}", machine());
-    let (n, rate) = matmul_rate(&plain)?;
+    let (n, rate) = matmul_rate(&bench.plain)?;
     println!(
         "dense matmul {n}x{n}x{n}: {rate:.1} GFLOP/s (best of 5, the faster of 1024 and 4096)\n"
     );
-
     let sizes: &[usize] = if args.quick { &[128] } else { &[128, 224] };
     let batches: &[usize] = if args.quick { &[1, 16] } else { &[1, 4, 16] };
-    println!(
-        "one optimisation step (Fourier param + standard transforms + forward to the layer + backward + Adam), median of {}",
-        args.steps
-    );
-    println!(
-        "{:<11} {:>5} {:>5} {:>10} {:>12} {:>9} {:>8} {:>9} {:>9}",
-        "layer", "px", "batch", "ms/step", "ms/channel", "GFLOP", "GFLOP/s", "% matmul", "fwd/bwd"
-    );
-    let mut per_channel: BTreeMap<(String, usize, usize), f64> = BTreeMap::new();
-    for &layer in &LAYERS {
-        for &size in sizes {
-            for &batch in batches {
-                let t = time_steps(&model, layer, size, batch, args.steps, &device)?;
-                let flops = step_flops(&cpu_model, layer, size, batch, &plain)?;
-                let achieved = flops / t.step / 1e9;
-                per_channel.insert((layer.to_string(), size, batch), t.step / batch as f64);
-                println!(
-                    "{layer:<11} {size:>5} {batch:>5} {:>10.1} {:>12.1} {:>9.2} {:>8.1} {:>8.1}% {:>4.0}/{:<4.0}",
-                    t.step * 1e3,
-                    t.step * 1e3 / batch as f64,
-                    flops / 1e9,
-                    achieved,
-                    100.0 * achieved / rate,
-                    t.forward * 1e3,
-                    t.backward * 1e3
-                );
-            }
-        }
-    }
-
+    let per_channel = bench.step_table(args.steps, sizes, batches, rate)?;
     let big = *batches.last().expect("batches");
     println!("\nbatching (per-channel time, batch 1 / batch {big}):");
     for &layer in &LAYERS {
@@ -205,92 +181,133 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             println!("  {layer:<11} {size:>4} px: {:.2}x", one / many);
         }
     }
+    bench.truncation(args.steps, big)?;
+    bench.op_breakdown(big)?;
+    bench.end_to_end(args.e2e_steps)
+}
 
-    println!(
-        "\ntruncated forward (objective on blocks.5, 128 px, batch {big}; forward to blocks.5 vs the whole graph):"
-    );
-    let truncated = time_steps(&model, "blocks.5", 128, big, args.steps, &device)?;
-    let full = time_steps(
-        &FullForward(&model),
-        "blocks.5",
-        128,
-        big,
-        args.steps,
-        &device,
-    )?;
-    println!(
-        "  {:.1} ms vs {:.1} ms: {:.2}x faster",
-        truncated.step * 1e3,
-        full.step * 1e3,
-        full.step / truncated.step
-    );
-
-    println!(
-        "\nwhere the forward time goes (blocks.5, 128 px + 12, batch {big}, by op; {} of {} nodes run):",
-        model.plan(&["blocks.5"]).map_err(|e| e.to_string())?.len(),
-        model.node_count()
-    );
-    let input = Tensor::<4>::random([big, 3, 140, 140], Distribution::Default, &plain);
-    let _ = cpu_model.profile(input.clone(), &["blocks.5"]);
-    let stats = cpu_model
-        .profile(input, &["blocks.5"])
-        .map_err(|e| e.to_string())?;
-    let mut by_op: BTreeMap<String, (f64, u64, usize)> = BTreeMap::new();
-    for s in &stats {
-        let kind = if s.op == "Conv" && is_depthwise(&s.layer) {
-            "Conv (depthwise)".to_string()
-        } else {
-            s.op.clone()
-        };
-        let e = by_op.entry(kind).or_default();
-        e.0 += s.seconds;
-        e.1 += s.flops;
-        e.2 += 1;
-    }
-    let total: f64 = by_op.values().map(|v| v.0).sum();
-    for (op, (seconds, flops, count)) in &by_op {
+impl Bench {
+    /// Times a step of every layer, size and batch; returns the seconds per channel of each.
+    fn step_table(
+        &self,
+        steps: usize,
+        sizes: &[usize],
+        batches: &[usize],
+        matmul_rate: f64,
+    ) -> Result<BTreeMap<(String, usize, usize), f64>> {
         println!(
-            "  {op:<18} {count:>3} nodes {:>8.1} ms {:>5.1}%  {:>7.1} GFLOP/s",
-            seconds * 1e3,
-            100.0 * seconds / total,
-            *flops as f64 / seconds.max(1e-9) / 1e9
+            "one optimisation step (Fourier param + standard transforms + forward to the layer + backward + Adam), median of {steps}"
         );
+        println!(
+            "{:<11} {:>5} {:>5} {:>10} {:>12} {:>9} {:>8} {:>9} {:>9}",
+            "layer",
+            "px",
+            "batch",
+            "ms/step",
+            "ms/channel",
+            "GFLOP",
+            "GFLOP/s",
+            "% matmul",
+            "fwd/bwd"
+        );
+        let mut per_channel = BTreeMap::new();
+        for &layer in &LAYERS {
+            for &size in sizes {
+                for &batch in batches {
+                    let t = time_steps(&self.model, layer, size, batch, steps, &self.device)?;
+                    let flops = step_flops(&self.plain_model, layer, size, batch, &self.plain)?;
+                    let achieved = flops / t.step / 1e9;
+                    per_channel.insert((layer.to_string(), size, batch), t.step / batch as f64);
+                    println!(
+                        "{layer:<11} {size:>5} {batch:>5} {:>10.1} {:>12.1} {:>9.2} {:>8.1} {:>8.1}% {:>4.0}/{:<4.0}",
+                        t.step * 1e3,
+                        t.step * 1e3 / batch as f64,
+                        flops / 1e9,
+                        achieved,
+                        100.0 * achieved / matmul_rate,
+                        t.forward * 1e3,
+                        t.backward * 1e3
+                    );
+                }
+            }
+        }
+        Ok(per_channel)
     }
 
-    println!(
-        "\nend to end: render-layer blocks.5, channels 0..16, 128 px, {} steps, batch 16:",
-        args.e2e_steps
-    );
-    let config = RenderConfig {
-        steps: args.e2e_steps,
-        ..RenderConfig::default()
-    };
-    let param = |b: usize| ImageParam::fourier(b, 128, 128, 1.0, &device);
-    let render_seconds = |channels: &[usize]| -> Result<f64, String> {
-        let started = Instant::now();
-        render_channels(
-            &model,
-            "blocks.5",
-            channels,
-            &param,
-            &config,
-            &device,
-            &mut |_| {},
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(started.elapsed().as_secs_f64())
-    };
-    let channels: Vec<usize> = (0..16).collect();
-    let batched = render_seconds(&channels)?;
-    // One channel alone, the same number of steps: every channel costs the same.
-    let single = render_seconds(&[0])?;
-    println!(
-        "  {batched:.1} s ({:.2} s per channel); one channel alone: {single:.2} s, so 16 one by one: {:.1} s; batching: {:.2}x",
-        batched / 16.0,
-        16.0 * single,
-        16.0 * single / batched
-    );
-    Ok(())
+    /// The step time with the forward cut at the objective's layer against the whole graph.
+    fn truncation(&self, steps: usize, batch: usize) -> Result<()> {
+        println!(
+            "\ntruncated forward (objective on blocks.5, 128 px, batch {batch}; forward to blocks.5 vs the whole graph):"
+        );
+        let truncated = time_steps(&self.model, "blocks.5", 128, batch, steps, &self.device)?;
+        let whole = FullForward(&self.model);
+        let full = time_steps(&whole, "blocks.5", 128, batch, steps, &self.device)?;
+        println!(
+            "  {:.1} ms vs {:.1} ms: {:.2}x faster",
+            truncated.step * 1e3,
+            full.step * 1e3,
+            full.step / truncated.step
+        );
+        Ok(())
+    }
+
+    /// Where the forward time goes, by op.
+    fn op_breakdown(&self, batch: usize) -> Result<()> {
+        println!(
+            "\nwhere the forward time goes (blocks.5, 128 px + 12, batch {batch}, by op; {} of {} nodes run):",
+            self.model.plan(&["blocks.5"])?.len(),
+            self.model.node_count()
+        );
+        let input = Tensor::<4>::random([batch, 3, 140, 140], Distribution::Default, &self.plain);
+        let _ = self.plain_model.profile(input.clone(), &["blocks.5"]);
+        let stats = self.plain_model.profile(input, &["blocks.5"])?;
+        let mut by_op: BTreeMap<String, (f64, u64, usize)> = BTreeMap::new();
+        for s in &stats {
+            let kind = if s.op == "Conv" && is_depthwise(&s.layer) {
+                "Conv (depthwise)".to_string()
+            } else {
+                s.op.clone()
+            };
+            let e = by_op.entry(kind).or_default();
+            e.0 += s.seconds;
+            e.1 += s.flops;
+            e.2 += 1;
+        }
+        let total: f64 = by_op.values().map(|v| v.0).sum();
+        for (op, (seconds, flops, count)) in &by_op {
+            println!(
+                "  {op:<18} {count:>3} nodes {:>8.1} ms {:>5.1}%  {:>7.1} GFLOP/s",
+                seconds * 1e3,
+                100.0 * seconds / total,
+                *flops as f64 / seconds.max(1e-9) / 1e9
+            );
+        }
+        Ok(())
+    }
+
+    /// A 16-channel `render-layer` batched, against one channel alone times 16.
+    fn end_to_end(&self, steps: usize) -> Result<()> {
+        println!(
+            "\nend to end: render-layer blocks.5, channels 0..16, 128 px, {steps} steps, batch 16:"
+        );
+        let config = RenderConfig::default().with_steps(steps);
+        let render_seconds = |channels: &[usize]| -> Result<f64> {
+            let started = Instant::now();
+            render_channels(&self.model, "blocks.5", channels, &config, &self.device)?;
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let channels: Vec<usize> = (0..16).collect();
+        let batched = render_seconds(&channels)?;
+        // One channel alone, the same number of steps: every channel costs the same.
+        let single = render_seconds(&[0])?;
+        println!(
+            "  {batched:.1} s ({:.2} s per channel); one channel alone: {single:.2} s, so 16 one by one: {:.1} s; batching: {:.2}x",
+            batched / 16.0,
+            16.0 * single,
+            16.0 * single / batched
+        );
+        Ok(())
+    }
 }
 
 /// Whether an EfficientNet layer name is a depthwise convolution.

@@ -1,8 +1,11 @@
-//! Command-line arguments.
+//! Command-line arguments: one struct per subcommand.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use excite::ImageParam;
+use excite::core::transform::standard;
+use excite::viz::RenderConfig;
 
 /// excite: what excites a neuron? Feature visualization of ONNX CNNs with Burn.
 #[derive(Debug, Parser)]
@@ -17,79 +20,105 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the model's layers: name, op and shape.
-    Layers {
-        /// The ONNX model (a `.toml` manifest beside it is read too).
-        #[arg(long, default_value_os_t = default_model())]
-        model: PathBuf,
-    },
+    Layers(LayersArgs),
     /// Classify an image: top-5 labels with probabilities.
-    Classify {
-        /// The image (resized to the model's input size when it differs).
-        #[arg(long)]
-        image: PathBuf,
-        /// The ONNX model.
-        #[arg(long, default_value_os_t = default_model())]
-        model: PathBuf,
-    },
+    Classify(ClassifyArgs),
     /// Render every channel (or a range) of a layer into a labelled grid.
-    RenderLayer {
-        /// The layer, e.g. `blocks.5`.
-        #[arg(long)]
-        layer: String,
-        /// Channels as `A..B` (B excluded); all by default.
-        #[arg(long)]
-        channels: Option<String>,
-        /// Images rendered together in one batch.
-        #[arg(long, default_value_t = 16)]
-        batch: usize,
-        /// Where the grid, the per-channel PNGs and `record.json` go (default `renders/LAYER`).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Skip channels that a previous run of the same settings finished.
-        #[arg(long)]
-        resume: bool,
-        #[command(flatten)]
-        render: RenderArgs,
-    },
+    RenderLayer(RenderLayerArgs),
+    /// Render one objective, e.g. `blocks.5:12`, `logit:282`, `neuron:blocks.5:12`,
+    /// `blocks.5:3 + 0.5*diversity:blocks.5 - 0.05*total_variation`.
+    Render(RenderArgs),
     /// Time optimisation steps on the bundled model: FLOP rates, where the time goes, and the
     /// gains of truncation and batching.
-    Bench {
-        /// Timed steps per configuration (after a warm-up step).
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Steps of the end-to-end 16-channel render.
-        #[arg(long, default_value_t = 64)]
-        e2e_steps: usize,
-        /// Fewer configurations (128 px; batch 1 and 16).
-        #[arg(long)]
-        quick: bool,
-    },
-    /// Render one objective, e.g. `blocks.5:12`, `logit:282`, `neuron:blocks.5:12`,
-    /// `blocks.5:3 + 0.5*diversity:blocks.5 - 0.05*tv`.
-    Render {
-        /// The objective.
-        #[arg(long)]
-        objective: String,
-        /// Images in the batch (use with a diversity term).
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// Start from this image instead of noise (DeepDream).
-        #[arg(long)]
-        start_image: Option<PathBuf>,
-        /// The PNG to write (a grid when the batch holds several images).
-        #[arg(long, default_value = "render.png")]
-        out: PathBuf,
-        #[command(flatten)]
-        render: RenderArgs,
-    },
+    Bench(BenchArgs),
 }
 
-/// Settings shared by the rendering commands.
+/// The model a command works on.
 #[derive(Debug, Args, Clone)]
-pub struct RenderArgs {
-    /// The ONNX model.
-    #[arg(long, default_value_os_t = default_model())]
+pub struct ModelArg {
+    /// The ONNX model (a `.toml` manifest beside it is read too).
+    #[arg(long, default_value_os_t = excite::bundled_model_path())]
     pub model: PathBuf,
+}
+
+/// `layers`.
+#[derive(Debug, Args)]
+pub struct LayersArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+/// `classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// The image (resized to the model's input size when it differs).
+    #[arg(long)]
+    pub image: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+/// `render-layer`.
+#[derive(Debug, Args)]
+pub struct RenderLayerArgs {
+    /// The layer, e.g. `blocks.5`.
+    #[arg(long)]
+    pub layer: String,
+    /// Channels as `A..B` (B excluded); all by default.
+    #[arg(long)]
+    pub channels: Option<String>,
+    /// Images rendered together in one batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Where the grid, the per-channel PNGs and `record.json` go (default `renders/LAYER`, the
+    /// layer name made a safe folder name).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Skip channels that a previous run of the same settings finished.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub ascent: AscentArgs,
+}
+
+/// `render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The objective.
+    #[arg(long)]
+    pub objective: String,
+    /// Images in the batch (use with a diversity term).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Start from this image instead of noise (DeepDream).
+    #[arg(long)]
+    pub start_image: Option<PathBuf>,
+    /// The PNG to write (a grid when the batch holds several images).
+    #[arg(long, default_value = "render.png")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub ascent: AscentArgs,
+}
+
+/// `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Timed steps per configuration (after a warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Steps of the end-to-end 16-channel render.
+    #[arg(long, default_value_t = 64)]
+    pub e2e_steps: usize,
+    /// Fewer configurations (128 px; batch 1 and 16).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Settings of the gradient ascent, shared by the rendering commands.
+#[derive(Debug, Args, Clone)]
+pub struct AscentArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
     /// Image size in pixels (square).
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -110,9 +139,26 @@ pub struct RenderArgs {
     pub no_transforms: bool,
 }
 
+impl AscentArgs {
+    /// The render settings these arguments describe, for `batch` images.
+    pub fn config(&self, batch: usize) -> RenderConfig {
+        RenderConfig {
+            param: self.param.image_param(batch, self.size),
+            steps: self.steps,
+            learning_rate: self.lr,
+            transforms: if self.no_transforms {
+                Vec::new()
+            } else {
+                standard()
+            },
+            seed: self.seed,
+            ..RenderConfig::default()
+        }
+    }
+}
+
 /// Image parameterizations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Param {
     /// Fourier spectrum with 1/f scaling and decorrelated colour (Lucid's default).
     Fourier,
@@ -122,7 +168,21 @@ pub enum Param {
     Phase,
 }
 
-/// The bundled EfficientNet-Lite0.
-pub fn default_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/efficientnet_lite0.onnx")
+impl Param {
+    /// The parameterization of `batch` square images of `size` pixels.
+    pub fn image_param(self, batch: usize, size: usize) -> ImageParam {
+        let param = match self {
+            Param::Fourier => ImageParam::fourier(),
+            Param::Pixels => ImageParam::pixels(),
+            Param::Phase => ImageParam::phase_only(),
+        };
+        param.with_size(size, size).with_batch(batch)
+    }
+
+    /// The name on the command line.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
 }

@@ -1,13 +1,17 @@
-//! `cargo xtask`: the excite command line.
+//! `cargo xtask`: the excite command line. It parses arguments and calls the library.
 
 mod bench;
+mod classify;
 mod cli;
-mod commands;
-mod layer_record;
+mod layers;
+mod progress;
+mod render;
+mod render_layer;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use cli::{Cli, Command};
 
 /// Renders allocate and free large tensors every step; mimalloc, told never to return freed
 /// memory to the system, keeps those pages mapped instead of faulting them in (and having the
@@ -22,11 +26,17 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; called once, first thing, before any other thread.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let cli = cli::Cli::parse();
-    match commands::run(cli) {
+    let result = match Cli::parse().command {
+        Command::Layers(args) => layers::run(&args),
+        Command::Classify(args) => classify::run(&args),
+        Command::RenderLayer(args) => render_layer::run(&args),
+        Command::Render(args) => render::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -229,3 +229,209 @@ fn a_failing_batch_is_recorded_and_the_others_still_run() {
         "{failures:?}"
     );
 }
+
+/// Renders whose PNGs are committed in `testdata/golden/`, made by the CLI before the library's
+/// API was redesigned: `(file, arguments)`. The same seed and settings must still give the
+/// same bytes.
+const GOLDEN: &[(&str, &[&str])] = &[
+    (
+        "render_sum.png",
+        &[
+            "render",
+            "--model",
+            "testdata/tiny_cnn.onnx",
+            "--objective",
+            "add:1 + 0.5*diversity:add - 0.05*total_variation",
+            "--batch",
+            "2",
+            "--size",
+            "32",
+            "--steps",
+            "24",
+            "--seed",
+            "3",
+        ],
+    ),
+    (
+        "render_phase.png",
+        &[
+            "render",
+            "--model",
+            "testdata/tiny_cnn.onnx",
+            "--objective",
+            "neuron:add:3@2,3",
+            "--param",
+            "phase",
+            "--size",
+            "32",
+            "--steps",
+            "16",
+        ],
+    ),
+    (
+        "render_pixels.png",
+        &[
+            "render",
+            "--model",
+            "testdata/tiny_cnn.onnx",
+            "--objective",
+            "add:7",
+            "--param",
+            "pixels",
+            "--size",
+            "32",
+            "--steps",
+            "16",
+            "--no-transforms",
+        ],
+    ),
+    (
+        "render_logit.png",
+        &[
+            "render",
+            "--objective",
+            "logit:282",
+            "--size",
+            "64",
+            "--steps",
+            "4",
+        ],
+    ),
+    (
+        "render_dream.png",
+        &[
+            "render",
+            "--objective",
+            "deepdream:blocks.2",
+            "--start-image",
+            "testdata/chelsea_224.png",
+            "--steps",
+            "3",
+        ],
+    ),
+];
+
+#[test]
+fn same_settings_render_the_committed_images() {
+    let out = scratch("golden");
+    for (file, args) in GOLDEN {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for arg in args.iter_mut().filter(|a| a.starts_with("testdata/")) {
+            *arg = repo(arg).to_string_lossy().into_owned();
+        }
+        let png = out.join(file);
+        args.extend(["--out".to_string(), png.to_string_lossy().into_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = xtask(&args);
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let golden = std::fs::read(repo(&format!("testdata/golden/{file}"))).unwrap();
+        assert!(std::fs::read(&png).unwrap() == golden, "{file} differs");
+    }
+    let (tiny, layer) = (repo("testdata/tiny_cnn.onnx"), out.join("layer"));
+    let mut args = render_layer_args(tiny.to_str().unwrap(), layer.to_str().unwrap());
+    let n = args.len();
+    (args[n - 5], args[n - 3]) = ("32", "24"); // --size, --steps
+    args.extend(["--seed", "3"]);
+    assert!(xtask(&args).status.success());
+    for c in 0..6 {
+        let file = format!("channel_{c:04}.png");
+        let golden = std::fs::read(repo(&format!("testdata/golden/layer/{file}"))).unwrap();
+        assert!(
+            std::fs::read(out.join("layer").join(&file)).unwrap() == golden,
+            "{file} differs"
+        );
+    }
+}
+
+#[test]
+fn a_record_resumes_only_its_own_run_and_repairs_damaged_images() {
+    let dir = scratch("mix");
+    let model = dir.join("tiny.onnx");
+    std::fs::copy(repo("testdata/tiny_cnn.onnx"), &model).unwrap();
+    let out = dir.join("out");
+    let (model_arg, out_arg) = (model.to_str().unwrap(), out.to_str().unwrap());
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "render-layer",
+            "--model",
+            model_arg,
+            "--layer",
+            "add",
+            "--channels",
+            "0..2",
+            "--batch",
+            "2",
+            "--size",
+            "32",
+            "--steps",
+            "4",
+            "--out",
+            out_arg,
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    assert!(xtask(&args(&[])).status.success());
+    // An emptied image is rendered again on resume, to the same bytes.
+    let image = out.join("channel_0001.png");
+    let first = std::fs::read(&image).unwrap();
+    std::fs::write(&image, b"").unwrap();
+    assert!(xtask(&args(&["--resume"])).status.success());
+    assert!(std::fs::read(&image).unwrap() == first);
+    // The same file name with a manifest added is another model: no resuming.
+    std::fs::write(
+        dir.join("tiny.toml"),
+        "name = \"tiny\"\nonnx = \"tiny.onnx\"\ninput_size = 32\n[normalization]\nmean = [127.0, 127.0, 127.0]\nstd = [128.0, 128.0, 128.0]\n",
+    )
+    .unwrap();
+    let line = fails(&args(&["--resume"]));
+    assert!(line.contains("other settings"), "{line}");
+    // A corrupt record blocks resuming, with advice, but not a fresh run.
+    std::fs::write(out.join("record.json"), "{ not json").unwrap();
+    let line = fails(&args(&["--resume"]));
+    assert!(line.contains("render afresh"), "{line}");
+    assert!(xtask(&args(&[])).status.success());
+}
+
+#[test]
+fn outputs_stay_where_they_belong() {
+    let dir = scratch("paths");
+    let tiny = repo("testdata/tiny_cnn.onnx");
+    // `render` checks its output before rendering, and never replaces a link.
+    let link = dir.join("link.png");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let line = fails(&[
+        "render",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--objective",
+        "add:1",
+        "--steps",
+        "1",
+        "--out",
+        link.to_str().unwrap(),
+    ]);
+    assert!(line.contains("not a regular file"), "{line}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let line = fails(&[
+        "render",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--objective",
+        "add:1",
+        "--lr",
+        "inf",
+        "--out",
+        dir.join("x.png").to_str().unwrap(),
+    ]);
+    assert!(line.contains("learning rate"), "{line}");
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
+use crate::model::VisualModel;
 
 /// The reserved layer name under which objectives find the (untransformed) image itself.
 pub const INPUT: &str = "input";
@@ -16,7 +17,27 @@ pub struct Activations {
 }
 
 impl Activations {
-    /// Bundles an image and the activations of `names`.
+    /// Runs `model` on `input` as far as `layers` need and bundles their activations with
+    /// `image` (what [`INPUT`] reads: `input` itself, or the image before random transforms).
+    ///
+    /// # Shapes
+    /// - image: `[batch, 3, height, width]`
+    /// - input: `[batch, 3, any, any]`
+    pub fn compute(
+        model: &dyn VisualModel,
+        image: Tensor<4>,
+        input: Tensor<4>,
+        layers: &[&str],
+    ) -> Result<Self> {
+        let activations = model.activations(input, layers)?;
+        Ok(Self::new(image, layers, activations))
+    }
+
+    /// Bundles an image and the activations of `names`, in order.
+    ///
+    /// # Shapes
+    /// - image: `[batch, 3, height, width]`
+    /// - activations: each `[batch, channels, height, width]`
     pub fn new(image: Tensor<4>, names: &[&str], activations: Vec<Tensor<4>>) -> Self {
         let mut layers: HashMap<String, Tensor<4>> = names
             .iter()
@@ -28,11 +49,14 @@ impl Activations {
     }
 
     /// The activation of `layer`.
+    ///
+    /// # Shapes
+    /// - output: `[batch, channels, height, width]`
     pub fn get(&self, layer: &str) -> Result<Tensor<4>> {
         self.layers
             .get(layer)
             .cloned()
-            .ok_or_else(|| Error::Model(format!("layer `{layer}` was not computed")))
+            .ok_or_else(|| Error::NotComputed(layer.to_string()))
     }
 
     /// The batch size.

@@ -28,12 +28,18 @@ pub fn color_matrix() -> [[f32; 3]; 3] {
 
 /// Maps decorrelated channels to RGB: `rgb[i] = sum_j C[i][j] * x[j]` at every pixel
 /// (`pixels @ Cᵀ` in Lucid's NHWC terms), as a 1x1 convolution.
+///
+/// # Shapes
+/// - x and output: `[B, 3, H, W]`
 pub fn decorrelated_to_rgb(x: Tensor<4>) -> Tensor<4> {
     let weight = matrix_weight(color_matrix(), &x.device());
     conv2d(x, weight, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
 }
 
 /// The inverse of [`decorrelated_to_rgb`], for starting from a given image.
+///
+/// # Shapes
+/// - x and output: `[B, 3, H, W]`
 pub fn rgb_to_decorrelated(x: Tensor<4>) -> Tensor<4> {
     let weight = matrix_weight(invert(color_matrix()), &x.device());
     conv2d(x, weight, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))

@@ -5,9 +5,13 @@ use std::path::PathBuf;
 /// Everything that can go wrong while building or evaluating a visualization.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The model failed (unknown layer, bad input, ...); the message is the model's.
-    #[error("{0}")]
-    Model(String),
+    /// The model failed (unknown layer, bad input, ...): the model's own error, kept as the
+    /// source (downcast it to the model crate's error type for its structure).
+    #[error(transparent)]
+    Model(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// An objective reads a layer that the model did not compute.
+    #[error("layer `{0}` was not computed")]
+    NotComputed(String),
     /// An objective names a channel the layer does not have.
     #[error("channel {channel} is out of range for layer `{layer}`: it has channels 0..{channels}")]
     ChannelOutOfRange {
@@ -60,6 +64,11 @@ pub enum Error {
         /// The non-finite value.
         value: f32,
     },
+    /// The gradient stayed zero for every image over the first steps: nothing to optimise.
+    #[error(
+        "the objective has no gradient at the start (a dead unit, a term multiplied by 0, or a diversity of one image): there is nothing to optimise"
+    )]
+    NoGradient,
     /// An image has the wrong size or channel count, or cannot be decoded.
     #[error("bad image: {0}")]
     Image(String),
@@ -71,6 +80,21 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// An output folder could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A file named by data from outside is refused: it leads out of its folder, is not a
+    /// regular file, or is too large.
+    #[error("{0}")]
+    FileRefused(String),
+    /// Another run holds the lock of an output folder.
+    #[error("another run is rendering into {0}; wait for it or choose another folder")]
+    Locked(PathBuf),
     /// A setting is out of its valid range.
     #[error("invalid setting: {0}")]
     Invalid(String),

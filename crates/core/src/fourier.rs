@@ -50,8 +50,11 @@ impl InverseRfft2 {
         }
     }
 
-    /// The image `[B, C, h, w]` of a half spectrum given as real and imaginary parts
-    /// `[B, C, h, w/2+1]`.
+    /// The image of a half spectrum given as real and imaginary parts.
+    ///
+    /// # Shapes
+    /// - re, im: `[B, C, h, w/2+1]`
+    /// - output: `[B, C, h, w]`
     pub fn apply(&self, re: Tensor<4>, im: Tensor<4>) -> Tensor<4> {
         let [b, c, _, wf] = re.dims();
         let along_y = |m: &Tensor<4>| m.clone().expand([b, c, self.h, self.h]);

@@ -1,4 +1,4 @@
-//! Tensor <-> image conversion, PNG files written atomically, and labelled grids.
+//! Tensor <-> image conversion, image files read and written (PNG atomically).
 
 use std::path::Path;
 
@@ -8,7 +8,10 @@ use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
 
-/// Converts `[B, 3, H, W]` values in `[0, 1]` to 8-bit RGB images.
+/// Converts values in `[0, 1]` to 8-bit RGB images, one per batch item.
+///
+/// # Shapes
+/// - images: `[B, 3, H, W]`
 pub fn to_images(images: Tensor<4>) -> Result<Vec<RgbImage>> {
     let [b, c, h, w] = images.dims();
     if c != 3 {
@@ -33,7 +36,10 @@ pub fn to_images(images: Tensor<4>) -> Result<Vec<RgbImage>> {
         .collect())
 }
 
-/// Converts an RGB image to a `[1, 3, H, W]` tensor with values in `[0, 1]`.
+/// Converts an RGB image to a tensor with values in `[0, 1]`.
+///
+/// # Shapes
+/// - output: `[1, 3, H, W]`
 pub fn from_image(image: &RgbImage, device: &Device) -> Tensor<4> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut data = vec![0f32; 3 * w * h];
@@ -63,21 +69,46 @@ pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
     Ok(image)
 }
 
+/// Checks that `path` can be written before any work is spent on its content: its folder
+/// takes a new file, and `path` is a regular file or does not exist (a link, a folder or a
+/// device is never replaced).
+pub fn check_writable(path: &Path) -> Result<()> {
+    let tmp = temporary(path)?;
+    let result = std::fs::write(&tmp, b"");
+    let _ = std::fs::remove_file(&tmp);
+    result.map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The temporary file beside `path` that [`write_atomic`] renames into place, after checking
+/// that `path` is a regular file or absent.
+fn temporary(path: &Path) -> Result<std::path::PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
+        return Err(Error::FileRefused(format!(
+            "{} exists and is not a regular file (a link, a folder or a device); it is not replaced",
+            path.display()
+        )));
+    }
+    Ok(path.with_file_name(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so readers never see a
-/// partial file.
+/// partial file. `path` must be a regular file or absent (see [`check_writable`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = temporary(path)?;
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -85,15 +116,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(io)
 }
 
-/// Saves an image as PNG, atomically.
-pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
+/// Encodes an image as PNG (best compression).
+pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let encoder =
         PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
     image
         .write_with_encoder(encoder)
         .map_err(|e| Error::Image(e.to_string()))?;
-    write_atomic(path, &bytes)
+    Ok(bytes)
+}
+
+/// Saves an image as PNG (best compression), atomically.
+pub fn save_png(image: &RgbImage, path: impl AsRef<Path>) -> Result<()> {
+    write_atomic(path.as_ref(), &encode_png(image)?)
 }
 
 #[cfg(test)]
@@ -139,6 +175,27 @@ mod tests {
                 .to_string_lossy()
                 .contains(".tmp"))
         );
+    }
+
+    #[test]
+    fn links_folders_and_devices_are_never_replaced() {
+        let link = scratch("link.png");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let folder = scratch("folder.png");
+        std::fs::create_dir_all(&folder).unwrap();
+        for path in [link.as_path(), folder.as_path(), Path::new("/dev/null")] {
+            assert!(check_writable(path).is_err(), "{}", path.display());
+            assert!(write_atomic(path, b"x").is_err(), "{}", path.display());
+        }
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(check_writable(&scratch("fresh.png")).is_ok());
+        assert!(check_writable(Path::new("/proc/no/such/dir/x.png")).is_err());
     }
 
     #[test]

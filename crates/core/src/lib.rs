@@ -4,21 +4,23 @@
 //!
 //! The model side is the [`VisualModel`] trait; the gradient ascent lives in `excite-viz`.
 
+#![warn(missing_docs)]
+
 pub mod activations;
 pub mod color;
 pub mod error;
+pub mod files;
 pub mod fourier;
 pub mod grid;
 pub mod image_io;
 pub mod model;
 pub mod objective;
 pub mod param;
-pub mod spec;
 pub mod transform;
 
 pub use activations::{Activations, INPUT};
 pub use error::{Error, Result};
 pub use model::VisualModel;
 pub use objective::Objective;
-pub use param::ImageParam;
+pub use param::{ImageGenerator, ImageParam};
 pub use transform::Transform;

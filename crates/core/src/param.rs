@@ -1,4 +1,8 @@
 //! Image parameterizations: what the optimiser changes, and how it becomes an RGB image.
+//!
+//! An [`ImageParam`] is a description (basis, size, batch, colour space) with no device and no
+//! tensors; [`ImageParam::init`] makes it real on a device: an [`ImageGenerator`] holding the
+//! constant tensors, and the initial raw parameter drawn from a seed.
 
 use std::f32::consts::PI;
 
@@ -14,117 +18,121 @@ use crate::fourier::{InverseRfft2, spectrum_scale};
 /// Lucid's divisor of the Fourier image ("magic" 4).
 const FOURIER_DIVISOR: f32 = 4.0;
 
-/// The space the optimiser works in.
-#[derive(Clone, Debug)]
+/// The largest image side accepted (far above what any CNN renders at).
+pub const MAX_SIZE: usize = 8192;
+
+/// The space the optimiser works in, as described.
+#[derive(Clone, Debug, PartialEq)]
 enum Basis {
-    /// Raw pixels.
-    Pixels,
-    /// A half spectrum `(2, B, 3, h, w/2+1)` scaled by `1/f^decay`.
-    Fourier { dft: InverseRfft2, scale: Tensor<4> },
-    /// Phases only, under a fixed magnitude (MACO).
-    Phase {
-        dft: InverseRfft2,
-        magnitude: Tensor<4>,
-    },
+    /// Raw pixels, from noise or from a start image (`[B, 3, H, W]`, values in `[0, 1]`).
+    Pixels { start: Option<TensorData> },
+    /// A half spectrum scaled by `1/f^decay`.
+    Fourier { decay: f32 },
+    /// Phases only, under a fixed magnitude `[h, w/2+1]` (`None`: the 1/f spectrum).
+    Phase { magnitude: Option<Vec<f32>> },
 }
 
-/// A parameterization of a batch of `height x width` RGB images with values in `[0, 1]`.
+/// How a batch of `height x width` RGB images with values in `[0, 1]` is parameterized: a
+/// description, cheap to clone, that [`ImageParam::init`] turns into tensors on a device.
 ///
-/// The raw parameter is a `Tensor<5>`: `[2, B, 3, h, w/2+1]` for the Fourier basis (real and
-/// imaginary parts), `[1, B, 3, h, w/2+1]` for the phase basis, `[1, B, 3, h, w]` for pixels.
-/// By default colours are decorrelated (Lucid's matrix) and squashed by a sigmoid.
-#[derive(Clone, Debug)]
+/// The default is Lucid's: a Fourier spectrum with `1/f` scaling, decorrelated colour and a
+/// sigmoid, one image of 128 x 128.
+///
+/// ```
+/// use excite_core::ImageParam;
+/// let param = ImageParam::fourier().with_size(224, 224).with_batch(4);
+/// assert_eq!((param.batch(), param.size()), (4, [224, 224]));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
 pub struct ImageParam {
     basis: Basis,
     batch: usize,
     height: usize,
     width: usize,
     decorrelate: bool,
-    start: Option<Tensor<4>>,
+}
+
+impl Default for ImageParam {
+    fn default() -> Self {
+        Self::fourier()
+    }
 }
 
 impl ImageParam {
     /// Raw pixels, initialised N(0, 0.01).
-    pub fn pixels(batch: usize, height: usize, width: usize) -> Self {
+    pub fn pixels() -> Self {
         Self {
-            basis: Basis::Pixels,
-            batch,
-            height,
-            width,
+            basis: Basis::Pixels { start: None },
+            batch: 1,
+            height: 128,
+            width: 128,
             decorrelate: true,
-            start: None,
         }
     }
 
-    /// Lucid's Fourier parameterization with `1/f^decay` scaling (decay 1 is the default).
-    pub fn fourier(batch: usize, height: usize, width: usize, decay: f32, device: &Device) -> Self {
-        let wf = width / 2 + 1;
-        let scale = spectrum_scale(height, width, decay);
+    /// Lucid's Fourier parameterization with `1/f` scaling (see [`ImageParam::with_decay`]).
+    pub fn fourier() -> Self {
         Self {
-            basis: Basis::Fourier {
-                dft: InverseRfft2::new(height, width, device),
-                scale: Tensor::from_data(TensorData::new(scale, [1, 1, height, wf]), device),
-            },
-            ..Self::pixels(batch, height, width)
+            basis: Basis::Fourier { decay: 1.0 },
+            ..Self::pixels()
         }
     }
 
-    /// MACO: only the phases are optimised; the magnitude is fixed. `magnitude` is
-    /// `[h, w/2+1]` (the same for every channel); `None` uses the `1/f` spectrum, scaled so that
-    /// pixels have unit standard deviation.
-    pub fn phase_only(
-        batch: usize,
-        height: usize,
-        width: usize,
-        magnitude: Option<Vec<f32>>,
-        device: &Device,
-    ) -> Result<Self> {
-        let wf = width / 2 + 1;
-        let magnitude = match magnitude {
-            Some(m) if m.len() == height * wf => m,
-            Some(m) => {
-                return Err(Error::Invalid(format!(
-                    "the magnitude has {} values, a {height}x{width} spectrum {}",
-                    m.len(),
-                    height * wf
-                )));
-            }
-            None => {
-                let scale = spectrum_scale(height, width, 1.0);
-                // Pixel variance of a random-phase spectrum: sum over the full spectrum of
-                // |X|^2 / (h w); the half spectrum counts twice except DC and Nyquist columns.
-                let energy: f32 = scale
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let kx = i % wf;
-                        let twice = kx != 0 && !(width.is_multiple_of(2) && kx == width / 2);
-                        s * s * if twice { 2.0 } else { 1.0 }
-                    })
-                    .sum();
-                let gain = ((height * width) as f32 / energy).sqrt();
-                scale.into_iter().map(|s| s * gain).collect()
-            }
-        };
-        Ok(Self {
-            basis: Basis::Phase {
-                dft: InverseRfft2::new(height, width, device),
-                magnitude: Tensor::from_data(
-                    TensorData::new(magnitude, [1, 1, height, wf]),
-                    device,
-                ),
-            },
-            ..Self::pixels(batch, height, width)
-        })
+    /// MACO: only the phases are optimised, under a fixed magnitude: the `1/f` spectrum scaled
+    /// so that pixels have unit standard deviation, or [`ImageParam::with_magnitude`].
+    pub fn phase_only() -> Self {
+        Self {
+            basis: Basis::Phase { magnitude: None },
+            ..Self::pixels()
+        }
     }
 
-    /// Pixels that start from `image` (`[B, 3, H, W]`, values in `[0, 1]`), for DeepDream.
+    /// Pixels that start from `image`, for DeepDream. Size and batch are the image's; a single
+    /// image given a larger batch ([`ImageParam::with_batch`]) starts every item.
+    ///
+    /// # Shapes
+    /// - image: `[batch, 3, height, width]`, values in `[0, 1]`
     pub fn from_image(image: Tensor<4>) -> Self {
         let [batch, _, height, width] = image.dims();
         Self {
-            start: Some(image),
-            ..Self::pixels(batch, height, width)
+            basis: Basis::Pixels {
+                start: Some(image.into_data()),
+            },
+            batch,
+            height,
+            width,
+            ..Self::pixels()
         }
+    }
+
+    /// The image size (height, width).
+    pub fn with_size(mut self, height: usize, width: usize) -> Self {
+        (self.height, self.width) = (height, width);
+        self
+    }
+
+    /// The number of images optimised together.
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// The exponent of the Fourier basis' `1/f^decay` scaling (1 by default); no effect on
+    /// other bases.
+    pub fn with_decay(mut self, decay: f32) -> Self {
+        if let Basis::Fourier { decay: d } = &mut self.basis {
+            *d = decay;
+        }
+        self
+    }
+
+    /// The fixed magnitude of the phase basis, `[h, w/2+1]` values (the same for every
+    /// channel), e.g. the mean spectrum of natural images; no effect on other bases.
+    pub fn with_magnitude(mut self, magnitude: Vec<f32>) -> Self {
+        if let Basis::Phase { magnitude: m } = &mut self.basis {
+            *m = Some(magnitude);
+        }
+        self
     }
 
     /// Whether to optimise in decorrelated colour space (default `true`).
@@ -143,46 +151,159 @@ impl ImageParam {
         [self.height, self.width]
     }
 
-    /// The initial raw parameter, reproducible from `seed`.
-    pub fn init(&self, seed: u64, device: &Device) -> Tensor<5> {
-        let mut rng = StdRng::seed_from_u64(seed);
+    /// Makes the parameterization real on `device`: the generator of images, and the initial
+    /// raw parameter, reproducible from `seed`. Errors on an empty or oversized image, a
+    /// magnitude of the wrong length, or a start image that does not fit the batch.
+    ///
+    /// # Shapes
+    /// - output raw parameter: `[2, B, 3, h, w/2+1]` (Fourier: real and imaginary parts),
+    ///   `[1, B, 3, h, w/2+1]` (phase), `[1, B, 3, h, w]` (pixels)
+    pub fn init(&self, seed: u64, device: &Device) -> Result<(ImageGenerator, Tensor<5>)> {
+        self.check()?;
         let (b, h, w) = (self.batch, self.height, self.width);
         let wf = w / 2 + 1;
-        if let Some(start) = &self.start {
-            let clamped = start.clone().clamp(1e-3, 1.0 - 1e-3);
-            let logit = (clamped.clone() / (clamped.neg() + 1.0)).log();
-            let raw = if self.decorrelate {
-                rgb_to_decorrelated(logit)
-            } else {
-                logit
-            };
-            return raw.unsqueeze::<5>().to_device(device);
-        }
-        let (shape, values): ([usize; 5], Vec<f32>) = match self.basis {
-            Basis::Pixels => ([1, b, 3, h, w], normal(&mut rng, b * 3 * h * w, 0.01)),
-            Basis::Fourier { .. } => ([2, b, 3, h, wf], normal(&mut rng, 2 * b * 3 * h * wf, 0.01)),
-            Basis::Phase { .. } => (
-                [1, b, 3, h, wf],
-                (0..b * 3 * h * wf)
-                    .map(|_| rng.random_range(-PI..PI))
-                    .collect(),
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (basis, raw) = match &self.basis {
+            Basis::Pixels { start: Some(start) } => {
+                (GeneratorBasis::Pixels, self.start_raw(start, device))
+            }
+            Basis::Pixels { start: None } => (
+                GeneratorBasis::Pixels,
+                random(
+                    normal(&mut rng, b * 3 * h * w, 0.01),
+                    [1, b, 3, h, w],
+                    device,
+                ),
             ),
+            Basis::Fourier { decay } => {
+                let scale = spectrum_scale(h, w, *decay);
+                let basis = GeneratorBasis::Fourier {
+                    dft: InverseRfft2::new(h, w, device),
+                    scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
+                };
+                let raw = random(
+                    normal(&mut rng, 2 * b * 3 * h * wf, 0.01),
+                    [2, b, 3, h, wf],
+                    device,
+                );
+                (basis, raw)
+            }
+            Basis::Phase { magnitude } => {
+                let magnitude = magnitude.clone().unwrap_or_else(|| unit_magnitude(h, w));
+                let basis = GeneratorBasis::Phase {
+                    dft: InverseRfft2::new(h, w, device),
+                    magnitude: Tensor::from_data(TensorData::new(magnitude, [1, 1, h, wf]), device),
+                };
+                let phases = (0..b * 3 * h * wf)
+                    .map(|_| rng.random_range(-PI..PI))
+                    .collect();
+                (basis, random(phases, [1, b, 3, h, wf], device))
+            }
         };
-        Tensor::from_data(TensorData::new(values, shape), device)
+        let generator = ImageGenerator {
+            basis,
+            batch: b,
+            height: h,
+            width: w,
+            decorrelate: self.decorrelate,
+        };
+        Ok((generator, raw))
     }
 
-    /// The RGB images `[B, 3, H, W]` in `[0, 1]` of a raw parameter.
+    fn check(&self) -> Result<()> {
+        let (b, h, w) = (self.batch, self.height, self.width);
+        if b == 0 || !(1..=MAX_SIZE).contains(&h) || !(1..=MAX_SIZE).contains(&w) {
+            return Err(Error::Invalid(format!(
+                "an image parameterization needs a batch of at least 1 and sides in 1..={MAX_SIZE}, got batch {b} of {h}x{w}"
+            )));
+        }
+        match &self.basis {
+            Basis::Phase { magnitude: Some(m) } if m.len() != h * (w / 2 + 1) => {
+                Err(Error::Invalid(format!(
+                    "the magnitude has {} values, a {h}x{w} spectrum {}",
+                    m.len(),
+                    h * (w / 2 + 1)
+                )))
+            }
+            Basis::Pixels { start: Some(start) } => {
+                let dims: Vec<usize> = start.shape().iter().copied().collect();
+                let fits = dims.len() == 4
+                    && dims[1] == 3
+                    && (dims[2], dims[3]) == (h, w)
+                    && (dims[0] == b || dims[0] == 1);
+                if fits {
+                    Ok(())
+                } else {
+                    Err(Error::Invalid(format!(
+                        "the start image has shape {dims:?}; a batch of {b} needs [1 or {b}, 3, {h}, {w}]"
+                    )))
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The raw pixels whose image is `start`, repeated over the batch when it holds one image.
+    fn start_raw(&self, start: &TensorData, device: &Device) -> Tensor<5> {
+        let image = Tensor::<4>::from_data(start.clone(), device);
+        let image = if image.dims()[0] == self.batch {
+            image
+        } else {
+            image.repeat_dim(0, self.batch)
+        };
+        let clamped = image.clamp(1e-3, 1.0 - 1e-3);
+        let logit = (clamped.clone() / (clamped.neg() + 1.0)).log();
+        let raw = if self.decorrelate {
+            rgb_to_decorrelated(logit)
+        } else {
+            logit
+        };
+        raw.unsqueeze::<5>()
+    }
+}
+
+/// An [`ImageParam`] made real on a device: the constant tensors (inverse DFT, spectrum
+/// scale or magnitude) that turn a raw parameter into images.
+#[derive(Clone, Debug)]
+pub struct ImageGenerator {
+    basis: GeneratorBasis,
+    batch: usize,
+    height: usize,
+    width: usize,
+    decorrelate: bool,
+}
+
+/// The constant tensors of each basis.
+#[derive(Clone, Debug)]
+enum GeneratorBasis {
+    Pixels,
+    Fourier {
+        dft: InverseRfft2,
+        scale: Tensor<4>,
+    },
+    Phase {
+        dft: InverseRfft2,
+        magnitude: Tensor<4>,
+    },
+}
+
+impl ImageGenerator {
+    /// The RGB images of a raw parameter, with values in `[0, 1]`.
+    ///
+    /// # Shapes
+    /// - raw: as [`ImageParam::init`] returns it
+    /// - output: `[B, 3, H, W]`
     pub fn image(&self, raw: Tensor<5>) -> Tensor<4> {
         let (b, h, w) = (self.batch, self.height, self.width);
         let wf = w / 2 + 1;
         let x = match &self.basis {
-            Basis::Pixels => raw.reshape([b, 3, h, w]),
-            Basis::Fourier { dft, scale } => {
+            GeneratorBasis::Pixels => raw.reshape([b, 3, h, w]),
+            GeneratorBasis::Fourier { dft, scale } => {
                 let re = raw.clone().narrow(0, 0, 1).reshape([b, 3, h, wf]) * scale.clone();
                 let im = raw.narrow(0, 1, 1).reshape([b, 3, h, wf]) * scale.clone();
                 dft.apply(re, im) / FOURIER_DIVISOR
             }
-            Basis::Phase { dft, magnitude } => {
+            GeneratorBasis::Phase { dft, magnitude } => {
                 let phase = raw.reshape([b, 3, h, wf]);
                 let re = phase.clone().cos() * magnitude.clone();
                 let im = phase.sin() * magnitude.clone();
@@ -196,6 +317,30 @@ impl ImageParam {
         };
         sigmoid(x)
     }
+}
+
+/// Host values as a raw parameter on `device`.
+fn random(values: Vec<f32>, shape: [usize; 5], device: &Device) -> Tensor<5> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// The `1/f` magnitude `[h, w/2+1]` scaled so that a random-phase image has unit pixel spread.
+fn unit_magnitude(height: usize, width: usize) -> Vec<f32> {
+    let wf = width / 2 + 1;
+    let scale = spectrum_scale(height, width, 1.0);
+    // Pixel variance of a random-phase spectrum: sum over the full spectrum of |X|^2 / (h w);
+    // the half spectrum counts twice except DC and Nyquist columns.
+    let energy: f32 = scale
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let kx = i % wf;
+            let twice = kx != 0 && !(width.is_multiple_of(2) && kx == width / 2);
+            s * s * if twice { 2.0 } else { 1.0 }
+        })
+        .sum();
+    let gain = ((height * width) as f32 / energy).sqrt();
+    scale.into_iter().map(|s| s * gain).collect()
 }
 
 /// `n` samples of N(0, sd²) (Box–Muller).
@@ -216,13 +361,13 @@ mod tests {
     #[test]
     fn initial_spectrum_has_lucid_shape_and_spread() {
         let device = Device::flex();
-        let param = ImageParam::fourier(2, 16, 12, 1.0, &device);
-        let raw = param.init(0, &device);
+        let param = ImageParam::fourier().with_size(16, 12).with_batch(2);
+        let (generator, raw) = param.init(0, &device).unwrap();
         assert_eq!(raw.dims(), [2, 2, 3, 16, 7]);
         let v = raw.clone().into_data().try_to_vec::<f32>().unwrap();
         let sd = (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
         assert!((sd - 0.01).abs() < 0.002, "sd {sd}");
-        let image = param.image(raw);
+        let image = generator.image(raw);
         assert_eq!(image.dims(), [2, 3, 16, 12]);
         // Near-zero spectrum -> near-grey image.
         let mean = image.mean().into_scalar::<f32>();
@@ -232,10 +377,10 @@ mod tests {
     #[test]
     fn same_seed_same_start() {
         let device = Device::flex();
-        let param = ImageParam::pixels(1, 8, 8);
-        let a = param.init(7, &device).into_data();
-        let b = param.init(7, &device).into_data();
-        let c = param.init(8, &device).into_data();
+        let param = ImageParam::pixels().with_size(8, 8);
+        let a = param.init(7, &device).unwrap().1.into_data();
+        let b = param.init(7, &device).unwrap().1.into_data();
+        let c = param.init(8, &device).unwrap().1.into_data();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -247,13 +392,21 @@ mod tests {
             .map(|i| 0.1 + 0.8 * (i as f32 / 47.0))
             .collect();
         let image = Tensor::<4>::from_data(TensorData::new(values.clone(), [1, 3, 4, 4]), &device);
-        let param = ImageParam::from_image(image);
-        let back = param
-            .image(param.init(0, &device))
+        let (generator, raw) = ImageParam::from_image(image)
+            .with_batch(2)
+            .init(0, &device)
+            .unwrap();
+        let back = generator
+            .image(raw)
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
-        for (a, b) in values.iter().zip(back) {
+        assert_eq!(
+            back.len(),
+            2 * values.len(),
+            "the start image fills the batch"
+        );
+        for (a, b) in values.iter().cycle().zip(back) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
     }
@@ -261,14 +414,30 @@ mod tests {
     #[test]
     fn phase_only_images_have_unit_spread_before_the_sigmoid() {
         let device = Device::flex();
-        let param = ImageParam::phase_only(1, 32, 32, None, &device)
-            .unwrap()
+        let param = ImageParam::phase_only()
+            .with_size(32, 32)
             .with_decorrelation(false);
-        let raw = param.init(3, &device);
-        let image = param.image(raw);
+        let (generator, raw) = param.init(3, &device).unwrap();
+        let image = generator.image(raw);
         // logit of the image recovers the pre-sigmoid values.
         let pre = (image.clone() / (image.neg() + 1.0)).log();
         let sd = (pre.clone() * pre).mean().into_scalar::<f32>().sqrt();
         assert!((0.5..2.0).contains(&sd), "sd {sd}");
+    }
+
+    #[test]
+    fn descriptions_that_cannot_be_made_are_errors() {
+        let device = Device::flex();
+        let bad = [
+            ImageParam::fourier().with_size(0, 8),
+            ImageParam::pixels().with_batch(0),
+            ImageParam::fourier().with_size(100_000, 8),
+            ImageParam::phase_only().with_magnitude(vec![1.0; 3]),
+            ImageParam::from_image(Tensor::zeros([2, 3, 4, 4], &device)).with_batch(3),
+        ];
+        for param in bad {
+            let err = param.init(0, &device).unwrap_err();
+            assert!(matches!(err, Error::Invalid(_)), "{param:?}: {err}");
+        }
     }
 }

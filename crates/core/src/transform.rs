@@ -26,7 +26,11 @@ pub enum Transform {
 }
 
 impl Transform {
-    /// Applies the transform to `[B, C, H, W]` images.
+    /// Applies the transform to images.
+    ///
+    /// # Shapes
+    /// - x: `[B, C, H, W]`
+    /// - output: `[B, C, H', W']` (pad and jitter change the size)
     pub fn apply(&self, x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
         apply_all(std::slice::from_ref(self), x, rng)
     }
@@ -37,6 +41,10 @@ impl Transform {
 /// A run of consecutive `Scale` and `Rotate` transforms is resampled once, by the composition
 /// of their maps (one bilinear sampling instead of one per transform: the same geometry, less
 /// blur, less work).
+///
+/// # Shapes
+/// - x: `[B, C, H, W]`
+/// - output: `[B, C, H', W']` (pad and jitter change the size)
 pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
     let mut x = x;
     let mut warp: Option<Warp> = None;
@@ -133,6 +141,9 @@ fn pick(values: &[f32], rng: &mut StdRng) -> f32 {
 }
 
 /// Rotates about the centre by `degrees` (bilinear, edge pixels repeated outside).
+///
+/// # Shapes
+/// - x and output: `[B, C, H, W]`
 pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
     let warp = Warp::identity(&x).rotated(degrees);
     flush(x, Some(warp))
@@ -143,6 +154,10 @@ pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
 ///
 /// Sampled through `grid_sample_2d`, whose backward every backend has (the GPU backends have
 /// no backward for bilinear `interpolate`).
+///
+/// # Shapes
+/// - x: `[B, C, H, W]`
+/// - output: `[B, C, size[0], size[1]]`
 pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
     let warp = Warp {
         size,

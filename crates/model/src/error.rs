@@ -79,3 +79,11 @@ fn suggestion_text(suggestions: &[String]) -> String {
 
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+impl From<ModelError> for excite_core::Error {
+    /// Keeps the model's error as the source, so its structure (such as an unknown layer's
+    /// suggestions) survives a downcast.
+    fn from(error: ModelError) -> Self {
+        excite_core::Error::Model(Box::new(error))
+    }
+}

@@ -16,6 +16,8 @@
 //! # Ok::<(), excite_model::ModelError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod eval;
 mod manifest;

@@ -2,9 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::{Tensor, TensorData};
 use serde::Deserialize;
 
 use crate::error::{ModelError, Result};
+use excite_core::files::{read_limited, resolve_inside};
+
+/// The largest label file read.
+const MAX_LABEL_BYTES: u64 = 16 << 20;
+/// The largest manifest read.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// How pixels in `[0, 1]` become the model's input: `x = (pixel * 255 - mean) / std`, per channel.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,6 +30,27 @@ impl Normalization {
             std: [255.0; 3],
         }
     }
+
+    /// Maps pixels in `[0, 1]` to the model's input.
+    ///
+    /// # Shapes
+    /// - pixels: `[N, 3, H, W]`
+    /// - output: `[N, 3, H, W]`
+    pub fn apply(&self, pixels: Tensor<4>) -> Tensor<4> {
+        if *self == Normalization::identity() {
+            return pixels;
+        }
+        let device = pixels.device();
+        let scale: Vec<f32> = self.std.iter().map(|s| 255.0 / s).collect();
+        let shift: Vec<f32> = self
+            .mean
+            .iter()
+            .zip(&self.std)
+            .map(|(m, s)| -m / s)
+            .collect();
+        let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 3, 1, 1]), &device);
+        pixels * t(scale) + t(shift)
+    }
 }
 
 /// What a bundled model needs besides its weights.
@@ -30,7 +58,7 @@ impl Normalization {
 pub struct Manifest {
     /// A human-readable name.
     pub name: String,
-    /// The ONNX file, relative to the manifest.
+    /// The ONNX file, relative to the manifest (informational: the model is the file loaded).
     pub onnx: PathBuf,
     /// The square input size the model was trained at.
     pub input_size: usize,
@@ -44,6 +72,9 @@ pub struct Manifest {
     /// Where the manifest was read from (set by [`Manifest::read`]).
     #[serde(skip)]
     pub path: PathBuf,
+    /// The manifest's text as read.
+    #[serde(skip)]
+    pub text: String,
 }
 
 impl Manifest {
@@ -54,10 +85,38 @@ impl Manifest {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let bytes = read_limited(path, MAX_MANIFEST_BYTES).map_err(|e| bad(e.to_string()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| bad("the file is not UTF-8 text".into()))?;
         let mut manifest: Manifest = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        manifest.check().map_err(bad)?;
         manifest.path = path.to_path_buf();
+        manifest.text = text;
         Ok(manifest)
+    }
+
+    /// Checks the values: an input size in `1..=8192`, finite means, finite positive
+    /// standard deviations.
+    fn check(&self) -> std::result::Result<(), String> {
+        let n = &self.normalization;
+        if !(1..=8192).contains(&self.input_size) {
+            Err(format!(
+                "input_size must be in 1..=8192, got {}",
+                self.input_size
+            ))
+        } else if n.mean.iter().any(|m| !m.is_finite()) {
+            Err(format!(
+                "normalization.mean must be finite, got {:?}",
+                n.mean
+            ))
+        } else if n.std.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            Err(format!(
+                "normalization.std must be finite and above zero, got {:?}",
+                n.std
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     /// The manifest that sits beside an ONNX file (`x.onnx` -> `x.toml`), if there is one.
@@ -70,28 +129,24 @@ impl Manifest {
         }
     }
 
-    /// The ONNX file's path, resolved against the manifest's folder.
-    pub fn onnx_path(&self) -> PathBuf {
-        self.resolve(&self.onnx)
-    }
-
-    /// The class labels, one per class index, if the manifest names a label file.
+    /// The class labels, one per class index, if the manifest names a label file. The file
+    /// must be a regular file inside the manifest's folder, of at most 16 MiB.
     pub fn labels(&self) -> Result<Option<Vec<String>>> {
         let Some(file) = &self.labels else {
             return Ok(None);
         };
-        let path = self.resolve(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Manifest {
-            path: path.clone(),
-            reason: format!("cannot read labels: {e}"),
-        })?;
+        let bad = |reason: String| ModelError::Manifest {
+            path: self.path.clone(),
+            reason: format!("cannot read labels: {reason}"),
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let path = resolve_inside(dir, &file.to_string_lossy()).map_err(|e| bad(e.to_string()))?;
+        let bytes = read_limited(&path, MAX_LABEL_BYTES).map_err(|e| bad(e.to_string()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| bad("the file is not UTF-8 text".into()))?;
         Ok(Some(text.lines().map(str::to_string).collect()))
-    }
-
-    fn resolve(&self, relative: &Path) -> PathBuf {
-        self.path
-            .parent()
-            .map(|dir| dir.join(relative))
-            .unwrap_or_else(|| relative.to_path_buf())
     }
 }

@@ -1,17 +1,18 @@
 //! A loaded ONNX model: its nodes, weights on a device, and truncated execution.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor};
-use onnx_ir::ModelProto;
+use excite_core::files::sha256_hex;
+use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 
 use crate::error::{ModelError, Result};
 use crate::eval::eval;
 use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
-use crate::onnx_file::{RawTensor, read_model, read_tensor};
+use crate::onnx_file::{Attributes, RawTensor, read_model, read_tensor};
 use crate::ops::{Op, Parsed, SUPPORTED_OPS, parse, to_value};
 use crate::value::Value;
 
@@ -55,18 +56,36 @@ pub struct OnnxModel {
     output_names: Vec<String>,
     device: Device,
     normalization: Normalization,
+    manifest: Option<Manifest>,
+    fingerprint: String,
     layers: OnceLock<Vec<LayerInfo>>,
 }
 
 impl OnnxModel {
-    /// Loads an ONNX file onto `device`.
+    /// Loads an ONNX file onto `device`, with the input normalisation of its manifest when one
+    /// sits beside it (`x.toml` beside `x.onnx`; see [`OnnxModel::manifest`]).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let path = path.as_ref();
-        let proto = read_model(path)?;
-        Self::from_proto(&proto, path.parent(), device)
+        let manifest = Manifest::beside(path)?;
+        let (proto, bytes) = read_model(path)?;
+        let mut model = Self::from_proto(&proto, path.parent(), device)?;
+        model.fingerprint = sha256_hex(&bytes);
+        if let Some(m) = manifest {
+            model.fingerprint = sha256_hex(format!("{}\n{}", model.fingerprint, m.text).as_bytes());
+            model.normalization = m.normalization.clone();
+            model.manifest = Some(m);
+        }
+        Ok(model)
     }
 
-    /// Builds a model from decoded ONNX; `base_dir` resolves external-data files.
+    /// The SHA-256 (hex) of the model file and, when there is one, of its manifest: what a
+    /// resumed run checks to be sure that it continues with the same model.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Builds a model from decoded ONNX; `base_dir` resolves external-data files. No manifest
+    /// is read: the normalisation is the identity until [`OnnxModel::with_normalization`].
     pub fn from_proto(
         proto: &ModelProto,
         base_dir: Option<&Path>,
@@ -84,7 +103,6 @@ impl OnnxModel {
             .iter()
             .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
             .map_or(1, |o| o.version);
-
         let mut constants: HashMap<String, RawTensor> = HashMap::new();
         for init in &graph.initializer {
             let raw = read_tensor(init, base_dir).map_err(ModelError::Invalid)?;
@@ -95,86 +113,12 @@ impl OnnxModel {
             .iter()
             .find(|i| !constants.contains_key(&i.name))
             .ok_or_else(|| ModelError::Invalid("the graph has no (non-constant) input".into()))?;
-        let input_shape = input
-            .type_
-            .tensor_type()
-            .shape
-            .dim
+        let nodes = graph
+            .node
             .iter()
-            .map(|d| {
-                if d.has_dim_value() {
-                    usize::try_from(d.dim_value()).ok().filter(|&v| v > 0)
-                } else {
-                    None
-                }
-            })
-            .collect();
-
-        let mut nodes = Vec::with_capacity(graph.node.len());
-        for proto_node in &graph.node {
-            let name = proto_node
-                .output
-                .first()
-                .cloned()
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| proto_node.name.clone());
-            let bad = |reason: String| ModelError::BadNode {
-                node: name.clone(),
-                op: proto_node.op_type.clone(),
-                reason,
-            };
-            if proto_node.output.first().is_none_or(|o| o.is_empty()) {
-                return Err(bad("the node has no output".into()));
-            }
-            if !(proto_node.domain.is_empty() || proto_node.domain == "ai.onnx") {
-                return Err(unsupported(
-                    &format!("{}::{}", proto_node.domain, proto_node.op_type),
-                    &name,
-                    opset,
-                ));
-            }
-            let op = match parse(proto_node, opset, &constants, device).map_err(bad)? {
-                Parsed::Op(op) => op,
-                Parsed::Unsupported => return Err(unsupported(&proto_node.op_type, &name, opset)),
-            };
-            if proto_node.op_type == "Constant"
-                && let (Some(t), Some(out)) =
-                    (onnx_file_tensor(proto_node), proto_node.output.first())
-            {
-                constants.insert(
-                    out.clone(),
-                    read_tensor(t, base_dir).map_err(ModelError::Invalid)?,
-                );
-            }
-            nodes.push(Node {
-                name,
-                op_type: proto_node.op_type.clone(),
-                inputs: proto_node.input.clone(),
-                outputs: proto_node.output.clone(),
-                op,
-            });
-        }
-
-        let produced: std::collections::HashSet<&str> = nodes
-            .iter()
-            .flat_map(|n| n.outputs.iter().map(String::as_str))
-            .chain([input.name.as_str()])
-            .chain(constants.keys().map(String::as_str))
-            .collect();
-        for node in &nodes {
-            if let Some(missing) = node
-                .inputs
-                .iter()
-                .find(|i| !i.is_empty() && !produced.contains(i.as_str()))
-            {
-                return Err(ModelError::BadNode {
-                    node: node.name.clone(),
-                    op: node.op_type.clone(),
-                    reason: format!("input `{missing}` is produced by no node"),
-                });
-            }
-        }
-
+            .map(|proto_node| parse_node(proto_node, opset, &mut constants, base_dir, device))
+            .collect::<Result<Vec<_>>>()?;
+        check_inputs_exist(&nodes, &input.name, &constants)?;
         let weights = graph
             .initializer
             .iter()
@@ -188,26 +132,19 @@ impl OnnxModel {
             nodes,
             weights,
             input_name: input.name.clone(),
-            input_shape,
+            input_shape: declared_shape(input),
             output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
             device: device.clone(),
             normalization: Normalization::identity(),
+            manifest: None,
+            fingerprint: String::new(),
             layers: OnceLock::new(),
         })
     }
 
-    /// Loads a model and, when a manifest (`x.toml` beside `x.onnx`) exists, its input
-    /// normalisation; returns the manifest too.
-    pub fn load_with_manifest(
-        path: impl AsRef<Path>,
-        device: &Device,
-    ) -> Result<(Self, Option<Manifest>)> {
-        let manifest = Manifest::beside(&path)?;
-        let mut model = Self::load(path, device)?;
-        if let Some(m) = &manifest {
-            model.normalization = m.normalization.clone();
-        }
-        Ok((model, manifest))
+    /// The manifest read beside the model file by [`OnnxModel::load`], if there was one.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
     }
 
     /// Sets how pixels in `[0, 1]` are normalised before the model sees them (used by the
@@ -314,6 +251,10 @@ impl OnnxModel {
     /// Runs the graph on `input` (NCHW, already normalised) and returns the named layers as
     /// NCHW tensors, computing only the nodes they depend on. Layers of rank 2 (`[N, K]`) come
     /// back as `[N, K, 1, 1]`, rank 3 as `[N, C, L, 1]`.
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`, as the model declares it
+    /// - output: one `[N, C', H', W']` per layer
     pub fn forward_to(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>> {
         self.run(input, layers)?
             .into_iter()
@@ -323,6 +264,10 @@ impl OnnxModel {
     }
 
     /// Runs the whole graph and returns its first output as NCHW (`[N, K, 1, 1]` for logits).
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`, as the model declares it
+    /// - output: `[N, K, H', W']`
     pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<4>> {
         let output = self
             .output_names
@@ -350,6 +295,9 @@ impl OnnxModel {
     /// (multiply-adds count two; convolutions and matrix products only) and wall time. The
     /// device is synchronised after each node, so that on a backend that queues work
     /// asynchronously (a GPU) each time is that of the node's execution.
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`, as the model declares it
     pub fn profile(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<NodeStats>> {
         let mut stats = Vec::new();
         self.run_observed(input, layers, true, &mut |node, flops, seconds| {
@@ -507,8 +455,103 @@ fn flops(op: &Op, inputs: &[Option<&Value>], output: &Value) -> u64 {
     2 * out * per_output
 }
 
-fn onnx_file_tensor(node: &onnx_ir::NodeProto) -> Option<&onnx_ir::TensorProto> {
-    crate::onnx_file::Attributes::of(node).tensor("value")
+/// Parses one node; a `Constant` node's value joins `constants` for the nodes after it.
+fn parse_node(
+    proto_node: &NodeProto,
+    opset: i64,
+    constants: &mut HashMap<String, RawTensor>,
+    base_dir: Option<&Path>,
+    device: &Device,
+) -> Result<Node> {
+    let name = proto_node
+        .output
+        .first()
+        .cloned()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| proto_node.name.clone());
+    let bad = |reason: String| ModelError::BadNode {
+        node: name.clone(),
+        op: proto_node.op_type.clone(),
+        reason,
+    };
+    if proto_node.output.first().is_none_or(|o| o.is_empty()) {
+        return Err(bad("the node has no output".into()));
+    }
+    if !(proto_node.domain.is_empty() || proto_node.domain == "ai.onnx") {
+        return Err(unsupported(
+            &format!("{}::{}", proto_node.domain, proto_node.op_type),
+            &name,
+            opset,
+        ));
+    }
+    let op = match parse(proto_node, opset, constants, device).map_err(bad)? {
+        Parsed::Op(op) => op,
+        Parsed::Unsupported => return Err(unsupported(&proto_node.op_type, &name, opset)),
+    };
+    if proto_node.op_type == "Constant"
+        && let (Some(t), Some(out)) = (
+            Attributes::of(proto_node).tensor("value"),
+            proto_node.output.first(),
+        )
+    {
+        constants.insert(
+            out.clone(),
+            read_tensor(t, base_dir).map_err(ModelError::Invalid)?,
+        );
+    }
+    Ok(Node {
+        name,
+        op_type: proto_node.op_type.clone(),
+        inputs: proto_node.input.clone(),
+        outputs: proto_node.output.clone(),
+        op,
+    })
+}
+
+/// Every node input is the graph input, a constant or some node's output.
+fn check_inputs_exist(
+    nodes: &[Node],
+    input: &str,
+    constants: &HashMap<String, RawTensor>,
+) -> Result<()> {
+    let produced: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.outputs.iter().map(String::as_str))
+        .chain([input])
+        .chain(constants.keys().map(String::as_str))
+        .collect();
+    for node in nodes {
+        if let Some(missing) = node
+            .inputs
+            .iter()
+            .find(|i| !i.is_empty() && !produced.contains(i.as_str()))
+        {
+            return Err(ModelError::BadNode {
+                node: node.name.clone(),
+                op: node.op_type.clone(),
+                reason: format!("input `{missing}` is produced by no node"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The declared shape of a graph input (`None` for a dynamic or non-positive axis).
+fn declared_shape(input: &ValueInfoProto) -> Vec<Option<usize>> {
+    input
+        .type_
+        .tensor_type()
+        .shape
+        .dim
+        .iter()
+        .map(|d| {
+            if d.has_dim_value() {
+                usize::try_from(d.dim_value()).ok().filter(|&v| v > 0)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn unsupported(op: &str, node: &str, opset: i64) -> ModelError {

@@ -3,8 +3,10 @@
 //! Decoding uses the ONNX bindings of `onnx-ir`; the graph is then interpreted by this crate
 //! so that layer names stay exactly as the ONNX file spells them.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use excite_core::files::{read_limited, resolve_inside};
 use onnx_ir::{AttributeProto, Message, ModelProto, NodeProto, TensorProto};
 
 use crate::error::{ModelError, Result};
@@ -20,16 +22,27 @@ const DOUBLE: i32 = 11;
 /// ONNX `TensorProto.DataLocation.EXTERNAL`.
 const DATA_LOCATION_EXTERNAL: i32 = 1;
 
-/// Reads and decodes an ONNX file.
-pub fn read_model(path: &Path) -> Result<ModelProto> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
+/// The largest model file read: 4 GiB (protobuf's own limit is 2 GiB).
+const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+/// Reads an ONNX file (a regular file of at most 4 GiB) and decodes it; returns the decoded
+/// model and the file's bytes.
+pub fn read_model(path: &Path) -> Result<(ModelProto, Vec<u8>)> {
+    let bytes = read_limited(path, MAX_MODEL_BYTES).map_err(|e| match e {
+        excite_core::Error::Io { source, .. } => ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => ModelError::Parse {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
     })?;
-    decode_model(&bytes).map_err(|reason| ModelError::Parse {
+    let proto = decode_model(&bytes).map_err(|reason| ModelError::Parse {
         path: path.to_path_buf(),
         reason,
-    })
+    })?;
+    Ok((proto, bytes))
 }
 
 /// Decodes ONNX bytes; the error is the decoder's reason.
@@ -77,11 +90,27 @@ pub fn read_tensor(
     }
     let external;
     let raw: &[u8] = if t.data_location.value() == DATA_LOCATION_EXTERNAL {
-        external = read_external(t, base_dir)?;
+        let width = match t.data_type {
+            FLOAT | INT32 => 4,
+            DOUBLE | INT64 => 8,
+            _ => 0,
+        };
+        external = read_external(t, base_dir, count * width)?;
         &external
     } else {
         &t.raw_data[..]
     };
+    decode(t, raw, shape, count)
+}
+
+/// The values of `t` from its raw bytes (or its typed fields when there are none), checked
+/// against the element count of its shape.
+fn decode(
+    t: &TensorProto,
+    raw: &[u8],
+    shape: Vec<usize>,
+    count: usize,
+) -> std::result::Result<RawTensor, String> {
     let check = |n: usize| {
         if n == count {
             Ok(())
@@ -144,7 +173,13 @@ pub fn read_tensor(
     }
 }
 
-fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Result<Vec<u8>, String> {
+/// The bytes of a tensor kept in an external file: `expected` bytes at the entry's offset of a
+/// regular file inside `base_dir` (see [`resolve_inside`]).
+fn read_external(
+    t: &TensorProto,
+    base_dir: Option<&Path>,
+    expected: usize,
+) -> std::result::Result<Vec<u8>, String> {
     let mut location = None;
     let mut offset = 0u64;
     let mut length = None;
@@ -168,31 +203,30 @@ fn read_external(t: &TensorProto, base_dir: Option<&Path>) -> std::result::Resul
             _ => {}
         }
     }
-    let location = location
-        .ok_or_else(|| format!("tensor `{}` has external data without a location", t.name))?;
-    let path = base_dir
-        .map(|d| d.join(&location))
-        .unwrap_or_else(|| location.clone().into());
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!(
-            "tensor `{}` keeps its data in the external file {}, which cannot be read: {e}",
-            t.name,
-            path.display()
-        )
-    })?;
-    let start =
-        usize::try_from(offset).map_err(|_| "external-data offset too large".to_string())?;
-    let end = match length {
-        Some(len) => start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX)),
-        None => bytes.len(),
-    };
-    bytes.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
-        format!(
-            "external file {} is shorter than tensor `{}` needs",
-            path.display(),
-            t.name
-        )
-    })
+    let name = &t.name;
+    let location =
+        location.ok_or_else(|| format!("tensor `{name}` has external data without a location"))?;
+    let refused = |why: String| format!("tensor `{name}` keeps its data in `{location}`: {why}");
+    let base_dir = base_dir.ok_or_else(|| refused("no model folder to find it in".into()))?;
+    let path = resolve_inside(base_dir, &location).map_err(|e| refused(e.to_string()))?;
+    if length.is_some_and(|l| l != expected as u64) {
+        return Err(refused(format!(
+            "its length {length:?} is not the {expected} bytes of the tensor's shape"
+        )));
+    }
+    let mut file = std::fs::File::open(&path).map_err(|e| refused(e.to_string()))?;
+    let size = file.metadata().map_err(|e| refused(e.to_string()))?.len();
+    if offset.saturating_add(expected as u64) > size {
+        return Err(refused(format!(
+            "the file has {size} bytes, the tensor needs {expected} from offset {offset}"
+        )));
+    }
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| refused(e.to_string()))?;
+    let mut bytes = vec![0; expected];
+    file.read_exact(&mut bytes)
+        .map_err(|e| refused(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// Typed access to a node's attributes.

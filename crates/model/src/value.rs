@@ -25,6 +25,9 @@ pub enum Value {
 
 impl Value {
     /// A float value from a tensor of any rank up to six.
+    ///
+    /// # Shapes
+    /// - tensor: `[d0, .., d(D-1)]`, D at most six
     pub fn from_tensor<const D: usize>(tensor: Tensor<D>) -> Self {
         let dims = tensor.dims();
         Value::Float {
@@ -43,6 +46,9 @@ impl Value {
     }
 
     /// Reshapes a six-dimensional tensor to the given logical shape.
+    ///
+    /// # Shapes
+    /// - tensor: `[any; 6]`, as many elements as `shape`
     pub fn reshaped(tensor: Tensor<MAX_RANK>, shape: &[usize]) -> Self {
         Value::Float {
             tensor: tensor.reshape(pad_dims(shape)),

@@ -27,6 +27,9 @@ impl Adam {
     }
 
     /// One descent step of `param` along `grad` (negate the objective to ascend).
+    ///
+    /// # Shapes
+    /// - param, grad and output: the same `[any; 5]`
     pub fn step(&mut self, param: Tensor<5>, grad: Tensor<5>) -> Tensor<5> {
         self.step += 1;
         let (m, v) = match self.moments.take() {

@@ -3,10 +3,9 @@
 use burn::tensor::Device;
 use excite_core::image_io::to_images;
 use excite_core::objective::{channel, channels_per_image};
-use excite_core::{Activations, ImageParam, Result, VisualModel};
+use excite_core::{Activations, Error, Result, VisualModel};
 use image::RgbImage;
 
-use crate::progress::Progress;
 use crate::render::{RenderConfig, render};
 
 /// One channel's render.
@@ -18,35 +17,38 @@ pub struct ChannelRender {
     pub image: RgbImage,
     /// The channel's mean activation on the final image (no transforms).
     pub activation: f32,
+    /// Whether the channel's gradient was zero at the start (a dead unit: its image is the
+    /// start image).
+    pub dead: bool,
 }
 
 /// Renders `channels` of `layer` as one batch (image `i` maximises channel `channels[i]`), with
-/// a parameterization made by `param` for the batch size.
+/// `config.param`'s parameterization at a batch of `channels.len()`.
 pub fn render_channels(
     model: &dyn VisualModel,
     layer: &str,
     channels: &[usize],
-    param: &dyn Fn(usize) -> ImageParam,
     config: &RenderConfig,
     device: &Device,
-    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<ChannelRender>> {
     let objective = channels_per_image(layer, channels.to_vec());
-    let rendered = render(
-        model,
-        &objective,
-        &param(channels.len()),
-        config,
-        device,
-        progress,
-    )?;
+    let config = RenderConfig {
+        param: config.param.clone().with_batch(channels.len()),
+        ..config.clone()
+    };
+    let (final_images, dead) = match render(model, &objective, &config, device) {
+        Ok(rendered) => (rendered.images, rendered.dead),
+        // Every channel is dead: stop at once, with the start images.
+        Err(Error::NoGradient) => {
+            let (generator, raw) = config.param.init(config.seed, device)?;
+            (generator.image(raw), vec![true; channels.len()])
+        }
+        Err(e) => return Err(e),
+    };
     // One forward of the whole batch measures every channel on its own image.
-    let final_images = rendered.images.detach();
-    let activations = Activations::new(
-        final_images.clone(),
-        &[layer],
-        model.activations(final_images.clone(), &[layer])?,
-    );
+    let final_images = final_images.detach();
+    let activations =
+        Activations::compute(model, final_images.clone(), final_images.clone(), &[layer])?;
     let images = to_images(final_images)?;
     channels
         .iter()
@@ -58,6 +60,7 @@ pub fn render_channels(
                 channel: c,
                 image,
                 activation: value.into_scalar::<f32>(),
+                dead: dead.get(i).copied().unwrap_or(false),
             })
         })
         .collect()

@@ -1,19 +1,40 @@
 //! The gradient ascent: optimise an image parameter to maximise an objective.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
+use excite_core::image_io::to_images;
 use excite_core::transform::{Transform, apply_all, standard};
-use excite_core::{Activations, Error, ImageParam, Objective, Result, VisualModel};
+use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
+use image::RgbImage;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::adam::Adam;
-use crate::progress::Progress;
+use crate::progress::{Observer, Progress};
 
-/// The settings of one render.
-#[derive(Clone, Debug)]
+/// The steps over which a batch item whose gradient stays exactly zero is a dead unit (the
+/// random transforms move the image each step, so a unit silent at one step may respond at
+/// the next).
+pub const DEAD_STEPS: usize = 8;
+
+/// The settings of one render: what is optimised, how, and who hears of its progress.
+///
+/// ```
+/// use excite_core::ImageParam;
+/// use excite_viz::RenderConfig;
+/// let config = RenderConfig::default()
+///     .with_param(ImageParam::fourier().with_size(224, 224))
+///     .with_steps(256)
+///     .on_progress(|p| eprintln!("{}/{}: {:.3}", p.step, p.steps, p.value));
+/// assert_eq!(config.steps, 256);
+/// ```
+#[derive(Clone)]
 pub struct RenderConfig {
+    /// The image parameterization (default: Fourier, 128 px, batch 1).
+    pub param: ImageParam,
     /// Optimisation steps (default 512).
     pub steps: usize,
     /// Adam's learning rate (default 0.05).
@@ -24,17 +45,61 @@ pub struct RenderConfig {
     pub thresholds: Vec<usize>,
     /// Seed of the initial parameter and of the transforms.
     pub seed: u64,
+    /// Told of every step (default: nobody).
+    pub observer: Option<Observer>,
 }
 
 impl Default for RenderConfig {
     fn default() -> Self {
         Self {
+            param: ImageParam::default(),
             steps: 512,
             learning_rate: 0.05,
             transforms: standard(),
             thresholds: Vec::new(),
             seed: 0,
+            observer: None,
         }
+    }
+}
+
+impl fmt::Debug for RenderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenderConfig")
+            .field("param", &self.param)
+            .field("steps", &self.steps)
+            .field("learning_rate", &self.learning_rate)
+            .field("transforms", &self.transforms)
+            .field("thresholds", &self.thresholds)
+            .field("seed", &self.seed)
+            .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .finish()
+    }
+}
+
+impl RenderConfig {
+    /// The same settings with another image parameterization.
+    pub fn with_param(mut self, param: ImageParam) -> Self {
+        self.param = param;
+        self
+    }
+
+    /// The same settings with `steps` optimisation steps.
+    pub fn with_steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
+
+    /// The same settings with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The same settings, calling `observer` after every step.
+    pub fn on_progress(mut self, observer: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
     }
 }
 
@@ -47,6 +112,16 @@ pub struct Rendered {
     pub snapshots: Vec<(usize, Tensor<4>)>,
     /// The objective at every step (under that step's random transforms).
     pub history: Vec<f32>,
+    /// For each batch item, whether its gradient was zero at each of the first [`DEAD_STEPS`]
+    /// steps (a dead unit: the image stays where it started).
+    pub dead: Vec<bool>,
+}
+
+impl Rendered {
+    /// The final images as 8-bit RGB pictures, one per batch item.
+    pub fn to_images(&self) -> Result<Vec<RgbImage>> {
+        to_images(self.images.clone())
+    }
 }
 
 /// One step's outcome.
@@ -66,13 +141,13 @@ pub struct StepReport {
 pub struct Ascent<'a> {
     model: &'a dyn VisualModel,
     objective: &'a Objective,
-    param: &'a ImageParam,
+    generator: ImageGenerator,
     transforms: &'a [Transform],
-    layers: Vec<&'a str>,
     raw: Tensor<5>,
     adam: Adam,
     rng: StdRng,
     step: usize,
+    dead: Vec<bool>,
 }
 
 impl<'a> Ascent<'a> {
@@ -80,7 +155,6 @@ impl<'a> Ascent<'a> {
     pub fn new(
         model: &'a dyn VisualModel,
         objective: &'a Objective,
-        param: &'a ImageParam,
         config: &'a RenderConfig,
         device: &Device,
     ) -> Result<Self> {
@@ -89,22 +163,23 @@ impl<'a> Ascent<'a> {
                 "rendering needs an autodiff device (Device::autodiff())".into(),
             ));
         }
-        if config.learning_rate.is_nan() || config.learning_rate <= 0.0 {
+        if !config.learning_rate.is_finite() || config.learning_rate <= 0.0 {
             return Err(Error::Invalid(format!(
-                "the learning rate must be above zero (got {})",
+                "the learning rate must be a finite number above zero (got {})",
                 config.learning_rate
             )));
         }
+        let (generator, raw) = config.param.init(config.seed, device)?;
         Ok(Self {
             model,
             objective,
-            param,
+            generator,
             transforms: &config.transforms,
-            layers: objective.layers().iter().map(String::as_str).collect(),
-            raw: param.init(config.seed, device).without_autodiff(),
+            raw: raw.without_autodiff(),
             adam: Adam::new(config.learning_rate),
             rng: StdRng::seed_from_u64(config.seed.wrapping_add(0x9e37_79b9_7f4a_7c15)),
             step: 0,
+            dead: Vec::new(),
         })
     }
 
@@ -114,12 +189,11 @@ impl<'a> Ascent<'a> {
         self.step += 1;
         let started = Instant::now();
         let leaf = self.raw.clone().autodiff().require_grad();
-        let image = self.param.image(leaf.clone());
+        let image = self.generator.image(leaf.clone());
         let input = apply_all(self.transforms, image.clone(), &mut self.rng);
-        let activations = self.model.activations(input, &self.layers)?;
         let value = self
             .objective
-            .evaluate(&Activations::new(image, &self.layers, activations))?;
+            .evaluate_transformed(self.model, image, input)?;
         let scalar = value.clone().into_scalar::<f32>();
         if !scalar.is_finite() {
             return Err(Error::NonFinite {
@@ -132,6 +206,14 @@ impl<'a> Ascent<'a> {
         let grad = leaf
             .grad(&grads)
             .ok_or_else(|| Error::Invalid("the objective does not depend on the image".into()))?;
+        if self.step <= DEAD_STEPS {
+            let zero = zero_per_item(grad.clone())?;
+            self.dead = if self.step == 1 {
+                zero
+            } else {
+                self.dead.iter().zip(zero).map(|(&a, b)| a && b).collect()
+            };
+        }
         self.raw = self.adam.step(self.raw.clone(), grad);
         Ok(StepReport {
             value: scalar,
@@ -140,57 +222,86 @@ impl<'a> Ascent<'a> {
         })
     }
 
-    /// The current images, `[B, 3, H, W]` in `[0, 1]` (no autodiff).
+    /// For each batch item, whether its gradient has been zero at every step so far, up to
+    /// the first [`DEAD_STEPS`] (empty before the first step).
+    pub fn dead(&self) -> &[bool] {
+        &self.dead
+    }
+
+    /// The current images (no autodiff).
+    ///
+    /// # Shapes
+    /// - output: `[B, 3, H, W]`, values in `[0, 1]`
     pub fn images(&self) -> Tensor<4> {
-        self.param.image(self.raw.clone())
+        self.generator.image(self.raw.clone())
     }
 }
 
-/// Maximises `objective` over images parameterized by `param`, by Adam on `device` (which must
-/// have autodiff enabled and be the device the model's weights live on).
+/// Maximises `objective` over images parameterized as `config.param` says, by Adam on `device`
+/// (which must have autodiff enabled and be the device the model's weights live on).
 ///
 /// Each step renders the image, applies the random transforms, runs the model only as far as the
 /// objective's layers, and ascends the gradient. A non-finite objective stops the render with
-/// [`Error::NonFinite`].
+/// [`Error::NonFinite`]; a gradient that is zero for every image over the first
+/// [`DEAD_STEPS`] steps (nothing to optimise) with [`Error::NoGradient`].
+///
+/// ```no_run
+/// # fn model() -> Box<dyn excite_core::VisualModel> { unimplemented!() }
+/// use excite_viz::{RenderConfig, default_device, render};
+/// let (device, model) = (default_device(), model());
+/// let out = render(&*model, &"blocks.5:12".parse()?, &RenderConfig::default(), &device)?;
+/// # Ok::<(), excite_core::Error>(())
+/// ```
 pub fn render(
     model: &dyn VisualModel,
     objective: &Objective,
-    param: &ImageParam,
     config: &RenderConfig,
     device: &Device,
-    progress: &mut dyn FnMut(&Progress),
 ) -> Result<Rendered> {
     if config.steps == 0 {
         return Err(Error::Invalid("steps must be positive".into()));
     }
-    let mut ascent = Ascent::new(model, objective, param, config, device)?;
+    let mut ascent = Ascent::new(model, objective, config, device)?;
     let mut history = Vec::with_capacity(config.steps);
     let mut snapshots = Vec::new();
     for step in 1..=config.steps {
         let report = ascent.step()?;
+        if step == DEAD_STEPS.min(config.steps) && ascent.dead().iter().all(|&d| d) {
+            return Err(Error::NoGradient);
+        }
         history.push(report.value);
         if config.thresholds.contains(&step) {
             snapshots.push((step, ascent.images()));
         }
-        progress(&Progress {
-            step,
-            steps: config.steps,
-            value: report.value,
-        });
+        if let Some(observer) = &config.observer {
+            observer(&Progress {
+                step,
+                steps: config.steps,
+                value: report.value,
+            });
+        }
     }
     Ok(Rendered {
         images: ascent.images(),
         snapshots,
         history,
+        dead: ascent.dead,
     })
 }
 
-/// Evaluates `objective` on fixed images (no transforms, no gradient), e.g. to compare a render
-/// with a natural photo.
-pub fn evaluate(model: &dyn VisualModel, objective: &Objective, images: Tensor<4>) -> Result<f32> {
-    let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
-    let images = images.detach();
-    let activations = model.activations(images.clone(), &layers)?;
-    let value = objective.evaluate(&Activations::new(images, &layers, activations))?;
-    Ok(value.into_scalar::<f32>())
+/// For each batch item of a raw-parameter gradient, whether it is exactly zero.
+///
+/// # Shapes
+/// - grad: `[P, B, 3, h, w']`
+fn zero_per_item(grad: Tensor<5>) -> Result<Vec<bool>> {
+    let [parts, batch, c, h, w] = grad.dims();
+    let per_item = grad
+        .swap_dims(0, 1)
+        .reshape([batch, parts * c * h * w])
+        .abs()
+        .sum_dim(1)
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Invalid(format!("cannot read the gradient: {e:?}")))?;
+    Ok(per_item.into_iter().map(|v| v == 0.0).collect())
 }

@@ -6,11 +6,11 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use excite_core::objective::{
-    Objective, blur, channel, channels_per_image, direction, diversity, l1, layer_l2, neuron,
+    Objective, blur, channel, channels_per_image, deepdream, direction, diversity, l1, neuron,
     total_variation,
 };
 use excite_core::transform::{Transform, apply_all};
-use excite_core::{Activations, Error, ImageParam, Result, VisualModel};
+use excite_core::{Error, ImageGenerator, ImageParam, Result, VisualModel};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -44,7 +44,7 @@ impl VisualModel for Smooth {
                 if l == "conv" {
                     Ok(out.clone())
                 } else {
-                    Err(Error::Model(format!("no layer {l}")))
+                    Err(Error::NotComputed(l.to_string()))
                 }
             })
             .collect()
@@ -55,23 +55,20 @@ impl VisualModel for Smooth {
 fn value(
     model: &Smooth,
     objective: &Objective,
-    param: &ImageParam,
+    generator: &ImageGenerator,
     transforms: &[Transform],
     raw: Tensor<5>,
 ) -> Tensor<1> {
-    let image = param.image(raw);
+    let image = generator.image(raw);
     let input = apply_all(transforms, image.clone(), &mut StdRng::seed_from_u64(3));
-    let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
-    let acts = model.activations(input, &layers).unwrap();
-    objective
-        .evaluate(&Activations::new(image, &layers, acts))
-        .unwrap()
+    objective.evaluate_transformed(model, image, input).unwrap()
 }
 
 fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Transform]) {
     let device = Device::flex().autodiff();
     let model = Smooth::new(&device);
-    let raw = param.init(11, &device).without_autodiff();
+    let (generator, raw) = param.init(11, &device).unwrap();
+    let raw = raw.without_autodiff();
     // Move away from the near-zero start so every term has a healthy gradient.
     let shape = raw.dims();
     let n: usize = shape.iter().product();
@@ -82,7 +79,7 @@ fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Tr
     let base = (raw + offset).into_data().try_to_vec::<f32>().unwrap();
     let make = |v: Vec<f32>| Tensor::<5>::from_data(TensorData::new(v, shape), &device);
     let leaf = make(base.clone()).require_grad();
-    let grads = value(&model, objective, param, transforms, leaf.clone()).backward();
+    let grads = value(&model, objective, &generator, transforms, leaf.clone()).backward();
     let grad = leaf
         .grad(&grads)
         .expect("a gradient")
@@ -95,7 +92,9 @@ fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Tr
         let at = |delta: f32| {
             let mut v = base.clone();
             v[i] += delta;
-            f64::from(value(&model, objective, param, transforms, make(v)).into_scalar::<f32>())
+            f64::from(
+                value(&model, objective, &generator, transforms, make(v)).into_scalar::<f32>(),
+            )
         };
         let numeric = ((at(eps) - at(-eps)) / (2.0 * f64::from(eps))) as f32;
         let tolerance = 1e-3 + 0.03 * numeric.abs().max(grad[i].abs());
@@ -111,31 +110,37 @@ fn check(name: &str, objective: &Objective, param: &ImageParam, transforms: &[Tr
 
 #[test]
 fn parameterizations_pass_gradients() {
-    let device = Device::flex().autodiff();
     let objective = channel("conv", 1);
-    check("pixels", &objective, &ImageParam::pixels(1, 8, 8), &[]);
+    check(
+        "pixels",
+        &objective,
+        &ImageParam::pixels().with_size(8, 8),
+        &[],
+    );
     check(
         "pixels, plain colour",
         &objective,
-        &ImageParam::pixels(1, 8, 8).with_decorrelation(false),
+        &ImageParam::pixels()
+            .with_size(8, 8)
+            .with_decorrelation(false),
         &[],
     );
     check(
         "fourier",
         &objective,
-        &ImageParam::fourier(1, 8, 6, 1.0, &device),
+        &ImageParam::fourier().with_size(8, 6),
         &[],
     );
     check(
         "fourier odd",
         &objective,
-        &ImageParam::fourier(1, 7, 9, 1.0, &device),
+        &ImageParam::fourier().with_size(7, 9),
         &[],
     );
     check(
         "phase",
         &objective,
-        &ImageParam::phase_only(1, 8, 8, None, &device).unwrap(),
+        &ImageParam::phase_only().with_size(8, 8),
         &[],
     );
     let start = Tensor::<4>::full([1, 3, 8, 8], 0.3, &Device::flex());
@@ -149,8 +154,7 @@ fn parameterizations_pass_gradients() {
 
 #[test]
 fn transforms_pass_gradients() {
-    let device = Device::flex().autodiff();
-    let param = ImageParam::fourier(1, 12, 12, 1.0, &device);
+    let param = ImageParam::fourier().with_size(12, 12);
     let objective = channel("conv", 2);
     check(
         "pad",
@@ -173,10 +177,9 @@ fn transforms_pass_gradients() {
 
 #[test]
 fn objectives_pass_gradients() {
-    let device = Device::flex().autodiff();
-    let param = ImageParam::fourier(2, 8, 8, 1.0, &device);
+    let param = ImageParam::fourier().with_size(8, 8).with_batch(2);
     check("neuron", &neuron("conv", 0, Some((2, 3))), &param, &[]);
-    check("deepdream", &layer_l2("conv"), &param, &[]);
+    check("deepdream", &deepdream("conv"), &param, &[]);
     check(
         "direction",
         &direction("conv", vec![0.5, -1.0, 0.25, 1.0], 0.0),

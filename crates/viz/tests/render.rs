@@ -4,9 +4,9 @@
 use burn::tensor::{Device, Tensor};
 use excite_core::image_io::{from_image, read_image};
 use excite_core::objective::{channel, neuron};
-use excite_core::{Error, ImageParam, Result, VisualModel};
-use excite_model::OnnxModel;
-use excite_viz::{RenderConfig, evaluate, render};
+use excite_core::{Error, ImageParam, Objective, Result, VisualModel};
+use excite_model::{ModelError, OnnxModel};
+use excite_viz::{RenderConfig, render, render_channels};
 
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,12 +14,25 @@ fn repo(path: &str) -> std::path::PathBuf {
         .join(path)
 }
 
-fn short(steps: usize, seed: u64) -> RenderConfig {
-    RenderConfig {
-        steps,
-        seed,
-        ..RenderConfig::default()
-    }
+fn short(steps: usize, seed: u64, param: ImageParam) -> RenderConfig {
+    RenderConfig::default()
+        .with_steps(steps)
+        .with_seed(seed)
+        .with_param(param)
+}
+
+/// The objective on the images, without transforms or gradient.
+fn score(model: &dyn VisualModel, objective: &Objective, images: Tensor<4>) -> f32 {
+    objective
+        .evaluate_on(model, images.detach())
+        .unwrap()
+        .into_scalar::<f32>()
+}
+
+/// The images a parameterization starts from.
+fn first_images(param: &ImageParam, device: &Device) -> Tensor<4> {
+    let (generator, raw) = param.init(0, device).unwrap();
+    generator.image(raw)
 }
 
 #[test]
@@ -27,18 +40,10 @@ fn objective_rises_on_tiny_cnn() {
     let device = Device::flex().autodiff();
     let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
     let objective = channel("concat", 5);
-    let param = ImageParam::fourier(1, 48, 48, 1.0, &device);
-    let start = evaluate(&model, &objective, param.image(param.init(0, &device))).unwrap();
-    let out = render(
-        &model,
-        &objective,
-        &param,
-        &short(96, 0),
-        &device,
-        &mut |_| {},
-    )
-    .unwrap();
-    let end = evaluate(&model, &objective, out.images).unwrap();
+    let param = ImageParam::fourier().with_size(48, 48);
+    let start = score(&model, &objective, first_images(&param, &device));
+    let out = render(&model, &objective, &short(96, 0, param), &device).unwrap();
+    let end = score(&model, &objective, out.images);
     assert_eq!(out.history.len(), 96);
     assert!(end > 3.0 * start.max(0.05), "{start} -> {end}");
 }
@@ -46,27 +51,29 @@ fn objective_rises_on_tiny_cnn() {
 #[test]
 fn render_of_a_bundled_channel_beats_the_photo() {
     let device = Device::flex().autodiff();
-    let (model, manifest) =
-        OnnxModel::load_with_manifest(repo("models/efficientnet_lite0.onnx"), &device).unwrap();
-    assert!(manifest.is_some(), "the bundled model has a manifest");
+    let model = OnnxModel::load(repo("models/efficientnet_lite0.onnx"), &device).unwrap();
+    assert!(
+        model.manifest().is_some(),
+        "the bundled model has a manifest"
+    );
     let objective = channel("blocks.3", 7);
     let photo = from_image(
         &read_image(&repo("testdata/chelsea_224.png"), None).unwrap(),
         &device,
     );
-    let on_photo = evaluate(&model, &objective, photo).unwrap();
-    let param = ImageParam::fourier(1, 64, 64, 1.0, &device);
-    let start = evaluate(&model, &objective, param.image(param.init(0, &device))).unwrap();
+    let on_photo = score(&model, &objective, photo);
+    let param = ImageParam::fourier().with_size(64, 64);
+    let start = score(&model, &objective, first_images(&param, &device));
     let config = RenderConfig {
         thresholds: vec![8, 32],
-        ..short(48, 0)
+        ..short(48, 0, param)
     };
-    let out = render(&model, &objective, &param, &config, &device, &mut |_| {}).unwrap();
+    let out = render(&model, &objective, &config, &device).unwrap();
     assert_eq!(
         out.snapshots.iter().map(|s| s.0).collect::<Vec<_>>(),
         vec![8, 32]
     );
-    let end = evaluate(&model, &objective, out.images).unwrap();
+    let end = score(&model, &objective, out.images);
     assert!(end > 3.0 * start.max(0.1), "objective {start} -> {end}");
     assert!(end > on_photo, "render {end} vs photo {on_photo}");
 }
@@ -75,15 +82,13 @@ fn render_of_a_bundled_channel_beats_the_photo() {
 fn same_seed_same_image() {
     let device = Device::flex().autodiff();
     let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
-    let param = ImageParam::fourier(2, 32, 32, 1.0, &device);
+    let param = ImageParam::fourier().with_size(32, 32).with_batch(2);
     let run = |seed| {
         render(
             &model,
             &channel("add", 1),
-            &param,
-            &short(12, seed),
+            &short(12, seed, param.clone()),
             &device,
-            &mut |_| {},
         )
         .unwrap()
         .images
@@ -97,17 +102,8 @@ fn same_seed_same_image() {
 fn out_of_range_targets_are_clear_errors() {
     let device = Device::flex().autodiff();
     let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
-    let param = ImageParam::pixels(1, 32, 32);
-    let go = |objective| {
-        render(
-            &model,
-            &objective,
-            &param,
-            &short(2, 0),
-            &device,
-            &mut |_| {},
-        )
-    };
+    let config = short(2, 0, ImageParam::pixels().with_size(32, 32));
+    let go = |objective| render(&model, &objective, &config, &device);
     let err = go(channel("add", 99)).unwrap_err();
     assert!(
         matches!(
@@ -129,6 +125,15 @@ fn out_of_range_targets_are_clear_errors() {
     assert!(err.to_string().contains("not spatial"), "{err}");
     let err = go(channel("ad", 0)).unwrap_err();
     assert!(err.to_string().contains("did you mean add"), "{err}");
+    // The model's own error travels as the source, with its structure.
+    let Error::Model(source) = err else {
+        panic!("not a model error: {err}")
+    };
+    let Some(ModelError::UnknownLayer { suggestions, .. }) = source.downcast_ref::<ModelError>()
+    else {
+        panic!("not an unknown layer: {source}")
+    };
+    assert_eq!(suggestions.first().map(String::as_str), Some("add"));
 }
 
 /// A model whose activations turn non-finite once the image brightens.
@@ -144,16 +149,8 @@ impl VisualModel for Exploding {
 #[test]
 fn non_finite_objective_stops_with_a_clear_error() {
     let device = Device::flex().autodiff();
-    let param = ImageParam::pixels(1, 8, 8);
-    let err = render(
-        &Exploding,
-        &channel("x", 0),
-        &param,
-        &short(400, 0),
-        &device,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let config = short(400, 0, ImageParam::pixels().with_size(8, 8));
+    let err = render(&Exploding, &channel("x", 0), &config, &device).unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
 }
 
@@ -161,14 +158,40 @@ fn non_finite_objective_stops_with_a_clear_error() {
 fn rendering_needs_an_autodiff_device() {
     let device = Device::flex();
     let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
-    let err = render(
-        &model,
-        &channel("add", 0),
-        &ImageParam::pixels(1, 8, 8),
-        &short(1, 0),
-        &device,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let config = short(1, 0, ImageParam::pixels().with_size(8, 8));
+    let err = render(&model, &channel("add", 0), &config, &device).unwrap_err();
     assert!(err.to_string().contains("autodiff"), "{err}");
+}
+
+/// Channel 0: the image's grey level; channel 1: a unit that never responds (dead).
+struct HalfDead;
+
+impl VisualModel for HalfDead {
+    fn activations(&self, images: Tensor<4>, _layers: &[&str]) -> Result<Vec<Tensor<4>>> {
+        let grey = images.mean_dim(1);
+        Ok(vec![Tensor::cat(vec![grey.clone(), grey * 0.0], 1)])
+    }
+}
+
+#[test]
+fn objectives_without_a_gradient_are_reported() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
+    let one = short(12, 0, ImageParam::fourier().with_size(32, 32));
+    for spec in ["0*add:1", "diversity:add"] {
+        let objective: Objective = spec.parse().unwrap();
+        let err = render(&model, &objective, &one, &device).unwrap_err();
+        assert!(matches!(err, Error::NoGradient), "{spec}: {err}");
+    }
+    // A diversity term has a gradient once the batch holds two images.
+    let two = short(12, 0, ImageParam::fourier().with_size(32, 32).with_batch(2));
+    let objective: Objective = "diversity:add".parse().unwrap();
+    assert!(render(&model, &objective, &two, &device).is_ok());
+
+    let renders = render_channels(&HalfDead, "x", &[0, 1], &one, &device).unwrap();
+    let dead: Vec<bool> = renders.iter().map(|r| r.dead).collect();
+    assert_eq!(dead, [false, true]);
+    // A batch of dead units stops early and still returns an image for each.
+    let renders = render_channels(&HalfDead, "x", &[1, 1], &one, &device).unwrap();
+    assert!(renders.iter().all(|r| r.dead) && renders.len() == 2);
 }

@@ -57,17 +57,9 @@ fn forward_and_a_short_render_match_the_cpu() {
                 Transform::Jitter(2),
             ],
             ..RenderConfig::default()
+                .with_param(ImageParam::fourier().with_size(32, 32).with_batch(2))
         };
-        let param = ImageParam::fourier(2, 32, 32, 1.0, device);
-        let out = render(
-            &model,
-            &channel("add", 3),
-            &param,
-            &config,
-            device,
-            &mut |_| {},
-        )
-        .unwrap();
+        let out = render(&model, &channel("add", 3), &config, device).unwrap();
         (
             logits,
             out.images.into_data().try_to_vec::<f32>().unwrap(),

@@ -1,0 +1,182 @@
+//! Objectives on a model layer: channels, neurons, logits, DeepDream, directions, diversity.
+//!
+//! Every layer activation reaches these closures as NCHW: `[batch, channels, height, width]`
+//! (`[batch, K, 1, 1]` for a `[batch, K]` output such as logits).
+
+use burn::tensor::{Tensor, TensorData};
+
+use super::Objective;
+use crate::error::{Error, Result};
+
+/// An objective on one layer: `f(layer name, activation)`.
+fn on_layer(
+    layer: &str,
+    description: String,
+    f: impl Fn(&str, Tensor<4>) -> Result<Tensor<1>> + Send + Sync + 'static,
+) -> Objective {
+    let name = layer.to_string();
+    Objective::new(vec![name.clone()], description, move |acts| {
+        f(&name, acts.get(&name)?)
+    })
+}
+
+fn checked_channel(layer: &str, act: &Tensor<4>, channel: usize) -> Result<()> {
+    let channels = act.dims()[1];
+    if channel < channels {
+        Ok(())
+    } else {
+        Err(Error::ChannelOutOfRange {
+            layer: layer.to_string(),
+            channel,
+            channels,
+        })
+    }
+}
+
+/// The mean activation of one channel of `layer` (over positions and the batch).
+/// Text: `LAYER:C`.
+pub fn channel(layer: &str, channel: usize) -> Objective {
+    channel_mean(layer, channel, format!("{layer}:{channel}"))
+}
+
+/// Class `class` of the logits layer `layer` (or any unit of a `[N, K]` layer): its mean over
+/// the batch, as [`channel`] computes it. Text: `logit:LAYER:K` (`logit:K` for `logits`).
+pub fn logit(layer: &str, class: usize) -> Objective {
+    channel_mean(layer, class, format!("logit:{layer}:{class}"))
+}
+
+fn channel_mean(layer: &str, channel: usize, description: String) -> Objective {
+    on_layer(layer, description, move |name, act| {
+        checked_channel(name, &act, channel)?;
+        Ok(act.narrow(1, channel, 1).mean())
+    })
+}
+
+/// One channel per batch image: image `i` maximises the mean of channel `channels[i]` of `layer`.
+/// This is the objective of a whole-layer render, computed with one mask product.
+pub fn channels_per_image(layer: &str, channels: Vec<usize>) -> Objective {
+    let description = format!("{layer}:{channels:?} per image");
+    on_layer(layer, description, move |name, act| {
+        let [batch, c, h, w] = act.dims();
+        if channels.len() != batch {
+            return Err(Error::Invalid(format!(
+                "{} channels for a batch of {batch} images",
+                channels.len()
+            )));
+        }
+        let mut mask = vec![0f32; batch * c];
+        for (i, &ch) in channels.iter().enumerate() {
+            checked_channel(name, &act, ch)?;
+            mask[i * c + ch] = 1.0 / (h * w) as f32;
+        }
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [batch, c, 1, 1]), &act.device());
+        Ok((act * mask).sum())
+    })
+}
+
+/// One unit: channel `channel` at position `(x, y)` of `layer` (the centre when `None`).
+/// Text: `neuron:LAYER:C` or `neuron:LAYER:C@X,Y`.
+pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> Objective {
+    let description = match position {
+        Some((x, y)) => format!("neuron:{layer}:{channel}@{x},{y}"),
+        None => format!("neuron:{layer}:{channel}"),
+    };
+    on_layer(layer, description, move |name, act| {
+        checked_channel(name, &act, channel)?;
+        let [_, _, height, width] = act.dims();
+        if (height, width) == (1, 1) && position.is_some_and(|p| p != (0, 0)) {
+            return Err(Error::LayerMismatch {
+                layer: name.to_string(),
+                reason:
+                    "it is not spatial (1x1), so a neuron has no position; use a channel objective"
+                        .into(),
+            });
+        }
+        let (x, y) = position.unwrap_or((width / 2, height / 2));
+        if x >= width || y >= height {
+            return Err(Error::PositionOutOfRange {
+                layer: name.to_string(),
+                x,
+                y,
+                width,
+                height,
+            });
+        }
+        Ok(act
+            .narrow(1, channel, 1)
+            .narrow(2, y, 1)
+            .narrow(3, x, 1)
+            .mean())
+    })
+}
+
+/// The mean squared activation of a whole layer (DeepDream). Text: `deepdream:LAYER`.
+pub fn deepdream(layer: &str) -> Objective {
+    on_layer(layer, format!("deepdream:{layer}"), |_, act| {
+        Ok((act.clone() * act).mean())
+    })
+}
+
+/// The activation vector of `layer` projected on `direction` at every position, averaged. With
+/// `cosine_power > 0`, the dot product is weighted by `max(cos, 0.1)^cosine_power`, which favours
+/// the direction over sheer magnitude (Lucid's `direction_neuron_cossim`).
+pub fn direction(layer: &str, direction: Vec<f32>, cosine_power: f32) -> Objective {
+    on_layer(layer, format!("direction({layer})"), move |name, act| {
+        let c = act.dims()[1];
+        if direction.len() != c {
+            return Err(Error::LayerMismatch {
+                layer: name.to_string(),
+                reason: format!(
+                    "the direction has {} values, the layer {c} channels",
+                    direction.len()
+                ),
+            });
+        }
+        let v = Tensor::<4>::from_data(
+            TensorData::new(direction.clone(), [1, c, 1, 1]),
+            &act.device(),
+        );
+        let dot = (act.clone() * v).sum_dim(1);
+        if cosine_power <= 0.0 {
+            return Ok(dot.mean());
+        }
+        let v_norm = direction.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let norm = (act.clone() * act).sum_dim(1).sqrt() * v_norm;
+        let cosine = dot.clone() / (norm + 1e-4);
+        Ok((dot * cosine.clamp_min(0.1).powf_scalar(cosine_power)).mean())
+    })
+}
+
+/// Diversity of the batch at `layer`: minus the mean pairwise dot product of the images'
+/// L2-normalised Gram matrices (Lucid's `diversity`). Higher means more different images.
+/// Text: `diversity:LAYER`.
+pub fn diversity(layer: &str) -> Objective {
+    on_layer(layer, format!("diversity:{layer}"), |_, act| {
+        let [b, c, h, w] = act.dims();
+        let flat: Tensor<3> = act.reshape([b, c, h * w]);
+        let grams = flat
+            .clone()
+            .matmul(flat.swap_dims(1, 2))
+            .reshape([b, c * c]);
+        let norms = (grams.clone() * grams.clone())
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-10);
+        let grams = grams / norms;
+        let similarity = grams.clone().matmul(grams.transpose());
+        let total = similarity.clone().sum() - similarity.diag_sum();
+        Ok(total * (-1.0 / b as f32))
+    })
+}
+
+trait DiagSum {
+    fn diag_sum(self) -> Tensor<1>;
+}
+
+impl DiagSum for Tensor<2> {
+    fn diag_sum(self) -> Tensor<1> {
+        let [n, _] = self.dims();
+        let eye = Tensor::<2>::eye(n, &self.device());
+        (self * eye).sum()
+    }
+}

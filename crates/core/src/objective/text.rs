@@ -1,0 +1,163 @@
+//! The text syntax of objectives (`"blocks.5:12".parse::<Objective>()`), one name per
+//! constructor of [`crate::objective`]:
+//!
+//! - `LAYER:C` — mean of channel C ([`channel`])
+//! - `neuron:LAYER:C` or `neuron:LAYER:C@X,Y` — one unit, the centre by default ([`neuron`])
+//! - `logit:K` or `logit:LAYER:K` — class K of `logits` or of LAYER ([`logit`])
+//! - `deepdream:LAYER` — mean squared activation of a layer ([`deepdream`])
+//! - `diversity:LAYER` — batch diversity ([`diversity`])
+//! - `l1`, `total_variation`, `blur` — image penalties, written with `-` ([`l1`] at 0.5,
+//!   [`total_variation`], [`blur`])
+//!
+//! Terms join with `+` and `-`, each with an optional `K*` factor:
+//! `blocks.5:12 + 0.5*diversity:blocks.5 - 0.05*total_variation`. Terms split at every `+` and
+//! at a `-` that follows a space, so layer names may hold dashes.
+
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::objective::{
+    Objective, blur, channel, deepdream, diversity, l1, logit, neuron, total_variation,
+};
+
+impl FromStr for Objective {
+    type Err = Error;
+
+    /// Parses an objective written in the syntax of [this module](self).
+    fn from_str(spec: &str) -> Result<Objective> {
+        parse(spec)
+    }
+}
+
+fn parse(spec: &str) -> Result<Objective> {
+    let mut terms: Vec<(f32, String)> = vec![(1.0, String::new())];
+    let mut previous = ' ';
+    for c in spec.chars() {
+        match c {
+            '+' => terms.push((1.0, String::new())),
+            '-' if previous.is_whitespace() => terms.push((-1.0, String::new())),
+            _ => terms.last_mut().expect("one term").1.push(c),
+        }
+        previous = c;
+    }
+    if terms.first().is_some_and(|(_, t)| t.trim().is_empty()) && terms.len() > 1 {
+        terms.remove(0);
+    }
+    terms
+        .into_iter()
+        .map(|(sign, term)| parse_term(spec, term.trim()).map(|o| if sign < 0.0 { -o } else { o }))
+        .reduce(|a, b| Ok(a? + b?))
+        .expect("at least one term")
+}
+
+fn bad(spec: &str, reason: &str) -> Error {
+    Error::Invalid(format!("cannot parse objective `{spec}`: {reason}"))
+}
+
+fn parse_term(spec: &str, term: &str) -> Result<Objective> {
+    let (factor, body) = match term.split_once('*') {
+        Some((k, body)) => (
+            k.trim()
+                .parse::<f32>()
+                .map_err(|_| bad(spec, &format!("`{k}` is not a number")))?,
+            body.trim(),
+        ),
+        None => (1.0, term),
+    };
+    let number = |s: &str| -> Result<usize> {
+        s.trim()
+            .parse()
+            .map_err(|_| bad(spec, &format!("`{s}` is not a non-negative integer")))
+    };
+    if body.is_empty() {
+        return Err(bad(spec, "empty term"));
+    }
+    let objective = match body.split(':').collect::<Vec<_>>().as_slice() {
+        ["l1"] => l1(0.5),
+        ["total_variation"] => total_variation(),
+        ["blur"] => blur(),
+        ["logit", k] => logit("logits", number(k)?),
+        ["logit", layer, k] => logit(layer, number(k)?),
+        ["deepdream", layer] => deepdream(layer),
+        ["diversity", layer] => diversity(layer),
+        ["neuron", layer, rest] => match rest.split_once('@') {
+            None => neuron(layer, number(rest)?, None),
+            Some((c, pos)) => {
+                let (x, y) = pos
+                    .split_once(',')
+                    .ok_or_else(|| bad(spec, "a position is X,Y"))?;
+                neuron(layer, number(c)?, Some((number(x)?, number(y)?)))
+            }
+        },
+        [layer, c] => channel(layer, number(c)?),
+        _ => return Err(bad(spec, &format!("unknown term `{body}`"))),
+    };
+    Ok(if factor == 1.0 {
+        objective
+    } else {
+        factor * objective
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(spec: &str) -> Result<Objective> {
+        spec.parse()
+    }
+
+    #[test]
+    fn parses_sums_and_factors() {
+        let o = parse("blocks.5:12 + 0.5*diversity:blocks.5 - 0.05*total_variation").unwrap();
+        assert_eq!(o.layers(), ["blocks.5".to_string()]);
+        assert_eq!(
+            o.to_string(),
+            "blocks.5:12 + 0.5*diversity:blocks.5 - 0.05*total_variation"
+        );
+        let n = parse("neuron:head.relu6:7@3,4").unwrap();
+        assert_eq!(n.to_string(), "neuron:head.relu6:7@3,4");
+        let logits = parse("logit:282").unwrap();
+        assert_eq!(logits.layers(), ["logits".to_string()]);
+        assert_eq!(logits.to_string(), "logit:logits:282");
+    }
+
+    #[test]
+    fn the_display_of_every_named_term_parses_back_to_itself() {
+        for spec in [
+            "a:1",
+            "neuron:a:2",
+            "neuron:a:2@3,4",
+            "logit:out:5",
+            "deepdream:a",
+            "diversity:a",
+            "l1",
+            "total_variation",
+            "blur",
+            "-2*a:1 + b-c:0 - 0.25*blur",
+        ] {
+            assert_eq!(parse(spec).unwrap().to_string(), spec);
+        }
+    }
+
+    #[test]
+    fn long_sums_stay_flat() {
+        let spec = vec!["a:1"; 12_000].join(" + ");
+        let objective = parse(&spec).unwrap();
+        assert_eq!(objective.layers(), ["a".to_string()]);
+        assert_eq!(objective.to_string().matches('+').count(), 11_999);
+        let device = burn::tensor::Device::flex();
+        let image = burn::tensor::Tensor::<4>::zeros([1, 3, 2, 2], &device);
+        let act = burn::tensor::Tensor::<4>::ones([1, 2, 1, 1], &device);
+        let activations = crate::Activations::new(image, &["a"], vec![act]);
+        let value = objective.evaluate(&activations).unwrap();
+        assert_eq!(value.into_scalar::<f32>(), 12_000.0);
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for spec in ["", "blocks.5:x", "a:b:c:d", "2*", "tv", "x*a:1"] {
+            assert!(parse(spec).is_err(), "{spec}");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `render`: one objective into one PNG (a grid for a batch).
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use excite::core::grid::grid;
+use excite::core::image_io::{check_writable, from_image, read_image, save_png};
+use excite::{ImageParam, Objective, OnnxModel, default_device, render};
+
+use crate::cli::RenderArgs;
+use crate::progress::bar;
+
+/// Renders the objective and writes the image.
+pub fn run(args: &RenderArgs) -> Result<()> {
+    let device = default_device();
+    let model = OnnxModel::load(&args.ascent.model.model, &device)?;
+    let objective: Objective = args.objective.parse()?;
+    for layer in objective.layers() {
+        model.check_layer(layer)?;
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    check_writable(&args.out)?;
+    let mut config = args.ascent.config(args.batch);
+    if let Some(path) = &args.start_image {
+        let picture = from_image(&read_image(path, None)?, &Device::flex());
+        config.param = ImageParam::from_image(picture).with_batch(args.batch);
+    }
+    let progress = bar(&objective.to_string(), args.ascent.steps);
+    let observed = progress.clone();
+    let config = config.on_progress(move |p| {
+        observed.set_position(p.step as u64);
+        observed.set_message(format!("objective {:.3}", p.value));
+    });
+    let rendered = render(&model, &objective, &config, &device)?;
+    progress.finish();
+    let images = rendered.to_images()?;
+    let picture = match images.as_slice() {
+        [one] => one.clone(),
+        many => grid(many, &[], many.len()),
+    };
+    save_png(&picture, &args.out)?;
+    let history = &rendered.history;
+    println!(
+        "objective {:.4} -> {:.4} over {} steps -> {}",
+        history[0],
+        history[history.len() - 1],
+        history.len(),
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `render-layer`: every channel of a layer (or a range), batched, into a folder with a grid,
+//! one PNG per channel and `record.json`; resumable.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use excite::core::files::safe_component;
+use excite::viz::{LayerRecord, LayerSettings, backend_name};
+use excite::{OnnxModel, default_device, render_channels};
+
+use crate::cli::RenderLayerArgs;
+use crate::progress::bar;
+
+/// Renders the pending batches of the layer, recording each, then writes the grid.
+pub fn run(args: &RenderLayerArgs) -> Result<()> {
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let device = default_device();
+    let model = OnnxModel::load(&args.ascent.model.model, &device)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
+    let mut record = LayerRecord::open(&out, settings(args, &model)?, args.resume)?;
+    let pending = record.pending();
+    let steps = args.ascent.steps;
+    let progress = bar(&args.layer, pending.len() * steps);
+    for (done, chunk) in pending.iter().enumerate() {
+        let observed = progress.clone();
+        let label = format!("channels {}..{}", chunk[0], chunk[chunk.len() - 1] + 1);
+        let config = args
+            .ascent
+            .config(chunk.len())
+            .with_seed(args.ascent.seed.wrapping_add(chunk[0] as u64))
+            .on_progress(move |p| {
+                observed.set_position((done * steps + p.step) as u64);
+                observed.set_message(format!("{label} objective {:.3}", p.value));
+            });
+        let start = Instant::now();
+        match render_channels(&model, &args.layer, chunk, &config, &device) {
+            Ok(renders) => {
+                let dead: Vec<usize> = renders
+                    .iter()
+                    .filter(|r| r.dead)
+                    .map(|r| r.channel)
+                    .collect();
+                if !dead.is_empty() {
+                    progress.suspend(|| {
+                        eprintln!("channels {dead:?} are dead: their gradient is zero at the start")
+                    });
+                }
+                record.add(renders, start.elapsed().as_secs_f32())?
+            }
+            Err(e) => {
+                progress.suspend(|| eprintln!("channels {chunk:?} failed: {e}; continuing"));
+                record.fail(chunk, &e)?;
+            }
+        }
+    }
+    progress.finish();
+    let grid = record.finish()?;
+    println!(
+        "{} channels of `{}` in {:.1}s -> {}",
+        record.channels.len(),
+        args.layer,
+        record.seconds,
+        grid.display()
+    );
+    if !record.failures.is_empty() {
+        bail!(
+            "{} channels failed; see {}",
+            record.failures.len(),
+            record.path().display()
+        );
+    }
+    Ok(())
+}
+
+/// The settings of the run, with the channel range checked against the layer.
+fn settings(args: &RenderLayerArgs, model: &OnnxModel) -> Result<LayerSettings> {
+    model.check_layer(&args.layer)?;
+    let info = model
+        .layers()?
+        .iter()
+        .find(|l| l.name == args.layer)
+        .cloned()
+        .expect("checked above");
+    let Some(&channels) = info.shape.get(1) else {
+        bail!(
+            "layer `{}` has shape {:?}: it has no channels",
+            args.layer,
+            info.shape
+        );
+    };
+    let range = match &args.channels {
+        Some(text) => parse_range(text, channels)?,
+        None => [0, channels],
+    };
+    let ascent = &args.ascent;
+    Ok(LayerSettings {
+        model: ascent
+            .model
+            .model
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        model_sha256: model.fingerprint().to_string(),
+        layer: args.layer.clone(),
+        channels: range,
+        size: ascent.size,
+        steps: ascent.steps,
+        lr: ascent.lr,
+        batch: args.batch,
+        seed: ascent.seed,
+        param: ascent.param.name(),
+        transforms: !ascent.no_transforms,
+        backend: backend_name().to_string(),
+    })
+}
+
+/// `A..B` (either end may be left out) within `0..channels`.
+fn parse_range(text: &str, channels: usize) -> Result<[usize; 2]> {
+    let Some((a, b)) = text.split_once("..") else {
+        bail!("channels `{text}` must be a range A..B");
+    };
+    let parse = |s: &str, default: usize| -> Result<usize> {
+        if s.is_empty() {
+            Ok(default)
+        } else {
+            s.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("`{s}` in `{text}` is not a channel number"))
+        }
+    };
+    let (a, b) = (parse(a, 0)?, parse(b, channels)?);
+    if a >= b || b > channels {
+        bail!("channels {a}..{b} are out of range: the layer has channels 0..{channels}");
+    }
+    Ok([a, b])
+}
