@@ -343,8 +343,8 @@ def cycle():
 def out_of_order():
     nodes, inits, inputs, outputs = tiny_cnn()
     return (model(nodes[::-1], inits, inputs, outputs),
-            "legal DAG with its nodes listed in reverse (ONNX requires topological order)",
-            "error")
+            "legal DAG with its nodes listed in reverse: sorted at load, as onnxruntime does",
+            "ok")
 
 
 def duplicate_output():
@@ -555,7 +555,7 @@ def main():
         path = HERE / file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(m.SerializeToString())
-        if expect == "ok":
+        if expect == "ok" and file != "out_of_order.onnx":  # the checker wants sorted nodes
             onnx.checker.check_model(str(path), full_check=True)
         record = {"file": file, "what": what, "expect": expect}
         if check:

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use excite::ImageParam;
 use excite::core::transform::standard;
+use excite::model::default_memory_limit;
 use excite::viz::RenderConfig;
 
 /// excite: what excites a neuron? Feature visualization of ONNX CNNs with Burn.
@@ -137,9 +138,22 @@ pub struct AscentArgs {
     /// Turn the random transforms off.
     #[arg(long)]
     pub no_transforms: bool,
+    /// The most memory a render may take, in GiB (default: three quarters of what is
+    /// available); a larger render is refused before it starts.
+    #[arg(long)]
+    pub max_memory: Option<f64>,
 }
 
 impl AscentArgs {
+    /// The memory limit in bytes.
+    pub fn memory_limit(&self) -> anyhow::Result<u64> {
+        match self.max_memory {
+            None => Ok(default_memory_limit()),
+            Some(gib) if gib.is_finite() && gib > 0.0 => Ok((gib * (1u64 << 30) as f64) as u64),
+            Some(gib) => anyhow::bail!("--max-memory must be a positive number of GiB, got {gib}"),
+        }
+    }
+
     /// The render settings these arguments describe, for `batch` images.
     pub fn config(&self, batch: usize) -> RenderConfig {
         RenderConfig {

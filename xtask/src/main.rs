@@ -26,6 +26,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; called once, first thing, before any other thread.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // A panic is a bug: one line for it (the library turns a panic inside the backend into an
+    // error naming the node, which follows on its own line).
+    std::panic::set_hook(Box::new(|info| eprintln!("internal error: {info}")));
     let result = match Cli::parse().command {
         Command::Layers(args) => layers::run(&args),
         Command::Classify(args) => classify::run(&args),

@@ -23,7 +23,13 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
-    let mut record = LayerRecord::open(&out, settings(args, &model)?, args.resume)?;
+    let settings = settings(args, &model)?;
+    args.ascent.config(args.batch).param.validate()?;
+    let size = [args.ascent.size; 2];
+    let limit = args.ascent.memory_limit()?;
+    let [first, end] = settings.channels;
+    model.check_memory(&[&args.layer], args.batch.min(end - first), size, limit)?;
+    let mut record = LayerRecord::open(&out, settings, args.resume)?;
     let pending = record.pending();
     let steps = args.ascent.steps;
     let progress = bar(&args.layer, pending.len() * steps);

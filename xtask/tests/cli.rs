@@ -435,3 +435,37 @@ fn outputs_stay_where_they_belong() {
     ]);
     assert!(line.contains("learning rate"), "{line}");
 }
+
+#[test]
+fn sizes_and_memory_are_checked_before_any_work() {
+    let tiny = repo("testdata/tiny_cnn.onnx");
+    let out = scratch("sizes").join("x.png");
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "--model",
+            tiny.to_str().unwrap(),
+            "--objective",
+            "add:1",
+            "--steps",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        fails(&args)
+    };
+    let line = render(&["--size", "100000"]);
+    assert!(line.contains("sides in 1..="), "{line}");
+    let line = render(&["--size", "8000", "--batch", "16"]);
+    assert!(line.contains("GiB"), "{line}");
+    let line = render(&["--size", "256", "--batch", "64", "--max-memory", "0.01"]);
+    assert!(line.contains("above the limit"), "{line}");
+    let line = render(&["--size", "0"]);
+    assert!(line.contains("sides in 1..="), "{line}");
+    let line = render(&["--max-memory=-1"]);
+    assert!(line.contains("--max-memory"), "{line}");
+    let huge = repo("testdata/broken/input_huge.onnx");
+    let line = fails(&["layers", "--model", huge.to_str().unwrap()]);
+    assert!(line.contains("above the supported"), "{line}");
+}

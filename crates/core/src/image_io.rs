@@ -158,6 +158,23 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_bmp_and_webp_files_are_read() {
+        let image = RgbImage::from_fn(16, 8, |x, y| Rgb([x as u8 * 16, y as u8 * 30, 200]));
+        for name in ["photo.jpg", "photo.bmp", "photo.webp"] {
+            let path = scratch(name);
+            image.save(&path).unwrap();
+            let back = read_image(&path, Some([16, 8])).unwrap();
+            let worst = back
+                .pixels()
+                .zip(image.pixels())
+                .flat_map(|(a, b)| (0..3).map(move |c| a[c].abs_diff(b[c])))
+                .max()
+                .unwrap();
+            assert!(worst < 40, "{name}: off by {worst}");
+        }
+    }
+
+    #[test]
     fn unreadable_and_unwritable_files_are_errors() {
         let text = scratch("not_an_image.png");
         std::fs::write(&text, "hello").unwrap();

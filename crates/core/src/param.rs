@@ -159,7 +159,7 @@ impl ImageParam {
     /// - output raw parameter: `[2, B, 3, h, w/2+1]` (Fourier: real and imaginary parts),
     ///   `[1, B, 3, h, w/2+1]` (phase), `[1, B, 3, h, w]` (pixels)
     pub fn init(&self, seed: u64, device: &Device) -> Result<(ImageGenerator, Tensor<5>)> {
-        self.check()?;
+        self.validate()?;
         let (b, h, w) = (self.batch, self.height, self.width);
         let wf = w / 2 + 1;
         let mut rng = StdRng::seed_from_u64(seed);
@@ -210,7 +210,9 @@ impl ImageParam {
         Ok((generator, raw))
     }
 
-    fn check(&self) -> Result<()> {
+    /// Checks that the description can be made: a batch of at least 1, sides in
+    /// `1..=MAX_SIZE`, a magnitude of the spectrum's size, a start image that fits the batch.
+    pub fn validate(&self) -> Result<()> {
         let (b, h, w) = (self.batch, self.height, self.width);
         if b == 0 || !(1..=MAX_SIZE).contains(&h) || !(1..=MAX_SIZE).contains(&w) {
             return Err(Error::Invalid(format!(

@@ -20,7 +20,9 @@
 
 mod error;
 mod eval;
+mod graph;
 mod manifest;
+mod memory;
 mod model;
 mod names;
 mod onnx_file;
@@ -30,6 +32,7 @@ mod visual;
 
 pub use error::{ModelError, Result};
 pub use manifest::{Manifest, Normalization};
+pub use memory::default_memory_limit;
 pub use model::{LayerInfo, NodeStats, OnnxModel};
 pub use names::nearest;
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};

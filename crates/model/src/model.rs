@@ -1,6 +1,7 @@
 //! A loaded ONNX model: its nodes, weights on a device, and truncated execution.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -10,26 +11,13 @@ use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 
 use crate::error::{ModelError, Result};
 use crate::eval::eval;
+use crate::graph::{Node, topological};
 use crate::manifest::{Manifest, Normalization};
+use crate::memory::default_memory_limit;
 use crate::names::nearest;
-use crate::onnx_file::{Attributes, RawTensor, read_model, read_tensor};
+use crate::onnx_file::{Attributes, MAX_TENSOR_ELEMENTS, RawTensor, read_model, read_tensor};
 use crate::ops::{Op, Parsed, SUPPORTED_OPS, parse, to_value};
 use crate::value::Value;
-
-/// One node of the graph, under the names the ONNX file gives it.
-#[derive(Debug, Clone)]
-struct Node {
-    /// The layer name: the node's first output tensor (its node name when it has none).
-    name: String,
-    /// The ONNX op type.
-    op_type: String,
-    /// Input tensor names ("" for an omitted optional input).
-    inputs: Vec<String>,
-    /// Output tensor names.
-    outputs: Vec<String>,
-    /// The parsed operator.
-    op: Op,
-}
 
 /// A layer of the model: a node's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +37,10 @@ pub struct LayerInfo {
 /// statistics, dropout is the identity), so no `.valid()` call is needed.
 #[derive(Debug)]
 pub struct OnnxModel {
+    /// The nodes in topological order.
     nodes: Vec<Node>,
+    /// The index in `nodes` of each layer name.
+    index: HashMap<String, usize>,
     weights: HashMap<String, Value>,
     input_name: String,
     input_shape: Vec<Option<usize>>,
@@ -118,7 +109,9 @@ impl OnnxModel {
             .iter()
             .map(|proto_node| parse_node(proto_node, opset, &mut constants, base_dir, device))
             .collect::<Result<Vec<_>>>()?;
-        check_inputs_exist(&nodes, &input.name, &constants)?;
+        let initializers: HashSet<&str> =
+            graph.initializer.iter().map(|i| i.name.as_str()).collect();
+        let nodes = topological(nodes, &input.name, &initializers)?;
         let weights = graph
             .initializer
             .iter()
@@ -128,11 +121,27 @@ impl OnnxModel {
                     .map(|raw| (init.name.clone(), to_value(raw, device)))
             })
             .collect();
+        let index = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
+        let input_shape = declared_shape(input);
+        let shaped = input.type_.tensor_type().shape.is_some();
+        if shaped && input_shape.len() != 4 {
+            return Err(ModelError::Invalid(format!(
+                "the input `{}` has rank {}; images are rank 4 (NCHW or NHWC)",
+                input.name,
+                input_shape.len()
+            )));
+        }
+        check_declared_input(&input.name, &input_shape)?;
         Ok(Self {
             nodes,
+            index,
             weights,
             input_name: input.name.clone(),
-            input_shape: declared_shape(input),
+            input_shape,
             output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
             device: device.clone(),
             normalization: Normalization::identity(),
@@ -188,8 +197,10 @@ impl OnnxModel {
                 .unwrap_or(default)
         };
         let shape = [1, dim(1, 3), dim(2, 224), dim(3, 224)];
-        let input = Tensor::<4>::zeros(shape, &self.device);
         let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        // Every layer is kept at once: refuse a model too large for that before allocating.
+        self.check_memory(&names, 1, [shape[2], shape[3]], default_memory_limit())?;
+        let input = Tensor::<4>::zeros(shape, &self.device);
         let values = self.run(input, &names)?;
         let layers = self
             .nodes
@@ -204,6 +215,11 @@ impl OnnxModel {
         Ok(self.layers.get_or_init(|| layers))
     }
 
+    /// The layer name of node `index` (in topological order).
+    pub(crate) fn node_name(&self, index: usize) -> &str {
+        &self.nodes[index].name
+    }
+
     /// The names of every layer, in graph order (no computation needed).
     pub fn layer_names(&self) -> impl Iterator<Item = &str> {
         self.nodes.iter().map(|n| n.name.as_str())
@@ -211,7 +227,7 @@ impl OnnxModel {
 
     /// The error for an unknown layer name, with the nearest names as suggestions.
     pub fn check_layer(&self, name: &str) -> Result<()> {
-        if self.nodes.iter().any(|n| n.name == name) {
+        if self.index.contains_key(name) {
             Ok(())
         } else {
             Err(ModelError::UnknownLayer {
@@ -221,7 +237,7 @@ impl OnnxModel {
         }
     }
 
-    /// The indices of the nodes that must run to produce `layers`, in graph order.
+    /// The indices of the nodes that must run to produce `layers`, in topological order.
     pub fn plan(&self, layers: &[&str]) -> Result<Vec<usize>> {
         let producer: HashMap<&str, usize> = self
             .nodes
@@ -233,7 +249,7 @@ impl OnnxModel {
         let mut stack = Vec::new();
         for &layer in layers {
             self.check_layer(layer)?;
-            stack.extend(self.nodes.iter().position(|n| n.name == layer));
+            stack.extend(self.index.get(layer).copied());
         }
         while let Some(i) = stack.pop() {
             if std::mem::replace(&mut needed[i], true) {
@@ -287,7 +303,7 @@ impl OnnxModel {
     }
 
     /// Evaluates the planned nodes and returns the raw values of `layers`.
-    fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
+    pub(crate) fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
         self.run_observed(input, layers, false, &mut |_, _, _| {})
     }
 
@@ -342,8 +358,16 @@ impl OnnxModel {
     }
 
     /// Evaluates one node, naming it in the error.
+    /// A panic inside the backend, the last line of defence behind the checks of each op,
+    /// becomes an error naming the node too.
     fn eval_node(&self, node: &Node, inputs: &[Option<&Value>]) -> Result<Value> {
-        eval(&node.op, inputs).map_err(|reason| ModelError::BadNode {
+        let outcome = catch_unwind(AssertUnwindSafe(|| eval(&node.op, inputs)));
+        let reason = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(reason)) => reason,
+            Err(panic) => format!("the backend failed: {}", panic_message(&*panic)),
+        };
+        Err(ModelError::BadNode {
             node: node.name.clone(),
             op: node.op_type.clone(),
             reason,
@@ -364,6 +388,7 @@ impl OnnxModel {
         let (plan, last_use) = self.schedule(layers)?;
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(self.input_name.as_str(), Value::from_tensor(input));
+        let asked: HashSet<&str> = layers.iter().copied().collect();
         let mut wanted: HashMap<&str, Value> = HashMap::new();
         for (step, &i) in plan.iter().enumerate() {
             let node = &self.nodes[i];
@@ -382,7 +407,7 @@ impl OnnxModel {
                 flops(&node.op, &inputs, &output),
                 started.elapsed().as_secs_f64(),
             );
-            if layers.contains(&node.name.as_str()) {
+            if asked.contains(node.name.as_str()) {
                 wanted.insert(node.name.as_str(), output.clone());
             }
             values.insert(node.outputs[0].as_str(), output);
@@ -401,6 +426,11 @@ impl OnnxModel {
 
     fn check_input(&self, input: &Tensor<4>) -> Result<()> {
         let dims = input.dims();
+        if dims.iter().product::<usize>() > MAX_TENSOR_ELEMENTS {
+            return Err(ModelError::BadInput(format!(
+                "input of shape {dims:?} is above the limit of {MAX_TENSOR_ELEMENTS} values"
+            )));
+        }
         for (axis, (&got, want)) in dims.iter().zip(&self.input_shape).enumerate().skip(1) {
             if let Some(want) = want
                 && got != *want
@@ -414,6 +444,16 @@ impl OnnxModel {
         }
         Ok(())
     }
+}
+
+/// The text of a caught panic, on one line.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into());
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// One node's share of a [`OnnxModel::profile`] run.
@@ -508,30 +548,15 @@ fn parse_node(
     })
 }
 
-/// Every node input is the graph input, a constant or some node's output.
-fn check_inputs_exist(
-    nodes: &[Node],
-    input: &str,
-    constants: &HashMap<String, RawTensor>,
-) -> Result<()> {
-    let produced: HashSet<&str> = nodes
-        .iter()
-        .flat_map(|n| n.outputs.iter().map(String::as_str))
-        .chain([input])
-        .chain(constants.keys().map(String::as_str))
-        .collect();
-    for node in nodes {
-        if let Some(missing) = node
-            .inputs
-            .iter()
-            .find(|i| !i.is_empty() && !produced.contains(i.as_str()))
-        {
-            return Err(ModelError::BadNode {
-                node: node.name.clone(),
-                op: node.op_type.clone(),
-                reason: format!("input `{missing}` is produced by no node"),
-            });
-        }
+/// The largest image side a model may declare (far above any CNN's input).
+const MAX_INPUT_SIDE: usize = 4096;
+
+/// A declared input's axes are of a plausible size.
+fn check_declared_input(name: &str, shape: &[Option<usize>]) -> Result<()> {
+    if let Some(side) = shape.iter().flatten().find(|&&d| d > MAX_INPUT_SIDE) {
+        return Err(ModelError::Invalid(format!(
+            "the input `{name}` declares an axis of {side}, above the supported {MAX_INPUT_SIDE}"
+        )));
     }
     Ok(())
 }

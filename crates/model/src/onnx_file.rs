@@ -10,6 +10,7 @@ use excite_core::files::{read_limited, resolve_inside};
 use onnx_ir::{AttributeProto, Message, ModelProto, NodeProto, TensorProto};
 
 use crate::error::{ModelError, Result};
+use crate::value::MAX_RANK;
 
 /// The largest tensor (in elements) a model file may declare: 1 G elements (4 GiB of f32).
 pub const MAX_TENSOR_ELEMENTS: usize = 1 << 30;
@@ -77,6 +78,13 @@ pub fn read_tensor(
     t: &TensorProto,
     base_dir: Option<&Path>,
 ) -> std::result::Result<RawTensor, String> {
+    if t.dims.len() > MAX_RANK {
+        return Err(format!(
+            "tensor `{}` has rank {}; at most {MAX_RANK} is supported",
+            t.name,
+            t.dims.len()
+        ));
+    }
     let mut shape = Vec::with_capacity(t.dims.len());
     let mut count: usize = 1;
     for &d in &t.dims {
@@ -100,7 +108,19 @@ pub fn read_tensor(
     } else {
         &t.raw_data[..]
     };
-    decode(t, raw, shape, count)
+    let tensor = decode(t, raw, shape, count)?;
+    match &tensor {
+        // A scalar may be infinite (an open Clip bound); weights never are, nor NaN.
+        RawTensor::Float(_, values)
+            if values.len() > 1 && values.iter().any(|v| !v.is_finite()) =>
+        {
+            Err(format!("tensor `{}` holds NaN or infinite values", t.name))
+        }
+        RawTensor::Float(_, values) if values.iter().any(|v| v.is_nan()) => {
+            Err(format!("tensor `{}` holds NaN", t.name))
+        }
+        _ => Ok(tensor),
+    }
 }
 
 /// The values of `t` from its raw bytes (or its typed fields when there are none), checked

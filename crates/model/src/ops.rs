@@ -117,6 +117,22 @@ impl Window {
         }
         Ok(padding)
     }
+
+    /// The number of output positions (height times width) of the window over an input of
+    /// `size` with `padding` (as [`Window::padding_for`] returns it), rounding up with `ceil`.
+    pub fn output_size(&self, size: [usize; 2], padding: [(usize, usize); 2], ceil: bool) -> usize {
+        (0..2)
+            .map(|i| {
+                let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
+                let room = size[i] + padding[i].0 + padding[i].1 - span;
+                if ceil {
+                    room.div_ceil(self.strides[i]) + 1
+                } else {
+                    room / self.strides[i] + 1
+                }
+            })
+            .product()
+    }
 }
 
 /// Pad modes of the `Pad` operator.
@@ -445,9 +461,9 @@ fn window(a: &Attributes, kernel: Option<Vec<i64>>) -> Result<Window, String> {
     let padding = match a.string("auto_pad", "NOTSET").as_str() {
         "NOTSET" => {
             let pads = a.ints("pads").unwrap_or_else(|| vec![0; 4]);
-            if pads.len() != 4 || pads.iter().any(|&p| p < 0) {
+            if pads.len() != 4 || pads.iter().any(|&p| !(0..=MAX_GEOMETRY).contains(&p)) {
                 return Err(format!(
-                    "pads must be four non-negative values, got {pads:?}"
+                    "pads must be four values in 0..={MAX_GEOMETRY}, got {pads:?}"
                 ));
             }
             let p = |i: usize| pads[i] as usize;

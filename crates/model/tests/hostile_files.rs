@@ -27,6 +27,28 @@ fn load_and_run(path: &Path) -> Result<Vec<f32>, String> {
         .map_err(|e| format!("{e:?}"))
 }
 
+/// Every case of `cases.json`: the legitimate ones run (to the logits of `valid.onnx`, which
+/// they all compute), the others fail with one line that names the problem.
+#[test]
+fn every_broken_model_is_one_clear_error() {
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(broken("cases.json")).unwrap()).unwrap();
+    assert!(cases.len() >= 30);
+    let reference = load_and_run(&broken("valid.onnx")).unwrap();
+    for case in &cases {
+        let file = case["file"].as_str().unwrap();
+        let outcome = load_and_run(&broken(file));
+        match (case["expect"].as_str().unwrap(), outcome) {
+            ("ok", Ok(logits)) => assert_eq!(logits, reference, "{file}"),
+            ("error", Err(e)) => {
+                assert!(!e.is_empty() && !e.contains('\n'), "{file}: {e:?}");
+                assert!(!e.contains("root:"), "{file}: {e}");
+            }
+            (expect, outcome) => panic!("{file}: expected {expect}, got {outcome:?}"),
+        }
+    }
+}
+
 #[test]
 fn external_data_stays_inside_the_model_folder() {
     let reference = load_and_run(&broken("valid.onnx")).unwrap();

@@ -1,0 +1,74 @@
+//! How much memory a render will take, known before the work starts.
+
+use burn::tensor::Tensor;
+
+use crate::error::{ModelError, Result};
+use crate::model::OnnxModel;
+
+/// The side of the probe image whose activations are measured and scaled up.
+const PROBE_SIDE: usize = 32;
+
+/// Bytes kept per activation value during a render: the value itself, its gradient, and the
+/// backend's working copies (measured peaks of renders stay below this).
+const BYTES_PER_VALUE: u64 = 4 * 4;
+
+impl OnnxModel {
+    /// An estimate, in bytes, of the peak memory of a render whose objective reads `layers`,
+    /// with `batch` images of `size` (height, width) pixels: every node output the forward pass
+    /// keeps for the backward pass, measured on one small probe image and scaled by area and
+    /// batch (a CNN's activations grow with the image's area), times the copies a step holds.
+    pub fn estimate_memory(&self, layers: &[&str], batch: usize, size: [usize; 2]) -> Result<u64> {
+        let plan = self.plan(layers)?;
+        let probe = size.map(|s| s.clamp(1, PROBE_SIDE));
+        let channels = self.input_shape().get(1).copied().flatten().unwrap_or(3);
+        let input = Tensor::<4>::zeros([1, channels, probe[0], probe[1]], self.device());
+        let names: Vec<&str> = plan.iter().map(|&i| self.node_name(i)).collect();
+        let values = self.run(self.normalization().apply(input), &names)?;
+        let probe_values: u64 = values
+            .iter()
+            .map(|v| v.shape().iter().map(|&d| d as u64).product::<u64>())
+            .sum();
+        let scale = (size[0] as f64 * size[1] as f64) / (probe[0] * probe[1]) as f64;
+        let bytes = probe_values as f64 * scale * batch as f64 * BYTES_PER_VALUE as f64;
+        Ok(bytes.min(u64::MAX as f64) as u64)
+    }
+
+    /// [`OnnxModel::estimate_memory`], refused with an error when above `limit` bytes.
+    pub fn check_memory(
+        &self,
+        layers: &[&str],
+        batch: usize,
+        size: [usize; 2],
+        limit: u64,
+    ) -> Result<()> {
+        let need = self.estimate_memory(layers, batch, size)?;
+        if need <= limit {
+            return Ok(());
+        }
+        Err(ModelError::BadInput(format!(
+            "a batch of {batch} images of {}x{} px needs about {:.1} GiB, above the limit of {:.1} GiB; render smaller or fewer images at once, or raise the limit",
+            size[0],
+            size[1],
+            gib(need),
+            gib(limit)
+        )))
+    }
+}
+
+/// The memory a render may take by default: three quarters of what the machine has available
+/// now (`MemAvailable` of `/proc/meminfo`), or 8 GiB where that cannot be read.
+pub fn default_memory_limit() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map(|kib| kib * 1024)
+        });
+    available.map_or(8 << 30, |bytes| bytes / 4 * 3)
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
