@@ -199,6 +199,9 @@ pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
                         .map(|&a| normalize_axis(a, out_rank))
                         .collect::<Result<_, _>>()?;
                     axes.sort_unstable();
+                    if axes.windows(2).any(|w| w[0] == w[1]) {
+                        return Err(format!("the axes {axes:?} repeat"));
+                    }
                     let mut shape = input(0)?.shape();
                     for a in axes {
                         shape.insert(a, 1);

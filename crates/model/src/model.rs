@@ -361,8 +361,21 @@ impl OnnxModel {
     /// A panic inside the backend, the last line of defence behind the checks of each op,
     /// becomes an error naming the node too.
     fn eval_node(&self, node: &Node, inputs: &[Option<&Value>]) -> Result<Value> {
-        let outcome = catch_unwind(AssertUnwindSafe(|| eval(&node.op, inputs)));
+        // Empty float tensors are no image features, and some backend kernels do not survive
+        // them (a zero-sized matmul batch crashes the CPU backend).
+        let empty = inputs
+            .iter()
+            .flatten()
+            .position(|v| matches!(v, Value::Float { .. }) && v.shape().contains(&0));
+        let outcome = match empty {
+            Some(i) => Ok(Err(format!("input {i} is an empty tensor"))),
+            None => catch_unwind(AssertUnwindSafe(|| eval(&node.op, inputs))),
+        };
         let reason = match outcome {
+            Ok(Ok(Value::Float { tensor, rank })) if tensor.dims().contains(&0) => {
+                let shape = Value::Float { tensor, rank }.shape();
+                format!("its output {shape:?} is empty")
+            }
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(reason)) => reason,
             Err(panic) => format!("the backend failed: {}", panic_message(&*panic)),

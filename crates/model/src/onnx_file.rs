@@ -269,9 +269,12 @@ impl<'a> Attributes<'a> {
         self.find(name).map_or(default, |a| a.i)
     }
 
-    /// A float attribute, or `default`.
-    pub fn float(&self, name: &str, default: f32) -> f32 {
-        self.find(name).map_or(default, |a| a.f)
+    /// A float attribute, or `default`; NaN is an error.
+    pub fn float(&self, name: &str, default: f32) -> std::result::Result<f32, String> {
+        match self.find(name).map_or(default, |a| a.f) {
+            v if v.is_nan() => Err(format!("attribute `{name}` is NaN")),
+            v => Ok(v),
+        }
     }
 
     /// An integer-list attribute, if present.

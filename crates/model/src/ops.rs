@@ -339,16 +339,16 @@ pub fn parse(
         }
         "GlobalAveragePool" => Op::GlobalAveragePool,
         "GlobalMaxPool" => Op::GlobalMaxPool,
-        "BatchNormalization" => batch_norm(node, a.float("epsilon", 1e-5), constants, device)?,
+        "BatchNormalization" => batch_norm(node, a.float("epsilon", 1e-5)?, constants, device)?,
         "Relu" => Op::Relu,
         "Sigmoid" => Op::Sigmoid,
         "Tanh" => Op::Tanh,
-        "LeakyRelu" => Op::LeakyRelu(a.float("alpha", 0.01)),
-        "HardSigmoid" => Op::HardSigmoid(a.float("alpha", 0.2), a.float("beta", 0.5)),
+        "LeakyRelu" => Op::LeakyRelu(a.float("alpha", 0.01)?),
+        "HardSigmoid" => Op::HardSigmoid(a.float("alpha", 0.2)?, a.float("beta", 0.5)?),
         "HardSwish" => Op::HardSwish,
         "Clip" if opset < 11 => Op::Clip(
-            a.float("min", f32::NEG_INFINITY),
-            a.float("max", f32::INFINITY),
+            a.float("min", f32::NEG_INFINITY)?,
+            a.float("max", f32::INFINITY)?,
         ),
         "Clip" => Op::Clip(
             const_scalar(1, f32::NEG_INFINITY)?,
@@ -375,8 +375,8 @@ pub fn parse(
         "Unsqueeze" => Op::Unsqueeze(a.ints("axes").or(const_ints(1)?)),
         "Squeeze" => Op::Squeeze(a.ints("axes").or(const_ints(1)?)),
         "Gemm" => Op::Gemm {
-            alpha: a.float("alpha", 1.0),
-            beta: a.float("beta", 1.0),
+            alpha: a.float("alpha", 1.0)?,
+            beta: a.float("beta", 1.0)?,
             trans_a: a.int("transA", 0) != 0,
             trans_b: a.int("transB", 0) != 0,
         },
@@ -389,7 +389,7 @@ pub fn parse(
         "Pad" => {
             let mode = a.string("mode", "constant");
             let kind = match mode.as_str() {
-                "constant" if opset < 11 => PadKind::Constant(a.float("value", 0.0)),
+                "constant" if opset < 11 => PadKind::Constant(a.float("value", 0.0)?),
                 "constant" => PadKind::Constant(const_scalar(2, 0.0)?),
                 "reflect" => PadKind::Reflect,
                 "edge" => PadKind::Edge,
@@ -403,9 +403,12 @@ pub fn parse(
             Op::Pad { pads, kind }
         }
         "LRN" => Op::Lrn {
-            alpha: a.float("alpha", 1e-4),
-            beta: a.float("beta", 0.75),
-            bias: a.float("bias", 1.0),
+            alpha: a.float("alpha", 1e-4)?,
+            beta: match a.float("beta", 0.75)? {
+                b if b.abs() <= 16.0 => b,
+                b => return Err(format!("LRN's beta must be in -16..=16, got {b}")),
+            },
+            bias: a.float("bias", 1.0)?,
             size: positive(a.int("size", 0), "size")?,
         },
         "Constant" => {
