@@ -7,7 +7,7 @@
 //!
 //! let device = Device::flex();
 //! let model = OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
-//! for layer in model.layers()?.iter().take(3) {
+//! for layer in model.layers().iter().take(3) {
 //!     println!("{} {} {:?}", layer.name, layer.op, layer.shape);
 //! }
 //! let image = Tensor::<4>::zeros([1, 3, 224, 224], &device);
@@ -21,6 +21,7 @@
 mod error;
 mod eval;
 mod graph;
+mod infer;
 mod manifest;
 mod memory;
 mod model;

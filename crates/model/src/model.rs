@@ -3,7 +3,6 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor};
 use excite_core::files::sha256_hex;
@@ -12,8 +11,8 @@ use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 use crate::error::{ModelError, Result};
 use crate::eval::eval;
 use crate::graph::{Node, topological};
+use crate::infer::{Meta, infer, infer_graph};
 use crate::manifest::{Manifest, Normalization};
-use crate::memory::default_memory_limit;
 use crate::names::nearest;
 use crate::onnx_file::{Attributes, MAX_TENSOR_ELEMENTS, RawTensor, read_model, read_tensor};
 use crate::ops::{Op, Parsed, SUPPORTED_OPS, parse, to_value};
@@ -49,7 +48,7 @@ pub struct OnnxModel {
     normalization: Normalization,
     manifest: Option<Manifest>,
     fingerprint: String,
-    layers: OnceLock<Vec<LayerInfo>>,
+    layers: Vec<LayerInfo>,
 }
 
 impl OnnxModel {
@@ -127,6 +126,10 @@ impl OnnxModel {
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
         let input_shape = declared_shape(input);
+        // Dynamic axes are taken as one RGB image of 224 x 224.
+        let dim =
+            |i: usize, default: usize| input_shape.get(i).copied().flatten().unwrap_or(default);
+        let probe = Meta::Float(vec![1, dim(1, 3), dim(2, 224), dim(3, 224)]);
         let shaped = input.type_.tensor_type().shape.is_some();
         if shaped && input_shape.len() != 4 {
             return Err(ModelError::Invalid(format!(
@@ -136,6 +139,16 @@ impl OnnxModel {
             )));
         }
         check_declared_input(&input.name, &input_shape)?;
+        let metas = infer_graph(&nodes, &weights, (input.name.as_str(), probe))?;
+        let layers = nodes
+            .iter()
+            .zip(metas)
+            .map(|(node, meta)| LayerInfo {
+                name: node.name.clone(),
+                op: node.op_type.clone(),
+                shape: meta.shape(),
+            })
+            .collect();
         Ok(Self {
             nodes,
             index,
@@ -147,7 +160,7 @@ impl OnnxModel {
             normalization: Normalization::identity(),
             manifest: None,
             fingerprint: String::new(),
-            layers: OnceLock::new(),
+            layers,
         })
     }
 
@@ -183,36 +196,11 @@ impl OnnxModel {
         self.nodes.len()
     }
 
-    /// Every layer (node output) in graph order, with its op and shape for one image at the
-    /// declared input size (dynamic spatial axes are taken as 224).
-    pub fn layers(&self) -> Result<&[LayerInfo]> {
-        if let Some(layers) = self.layers.get() {
-            return Ok(layers);
-        }
-        let dim = |i: usize, default: usize| {
-            self.input_shape
-                .get(i)
-                .copied()
-                .flatten()
-                .unwrap_or(default)
-        };
-        let shape = [1, dim(1, 3), dim(2, 224), dim(3, 224)];
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-        // Every layer is kept at once: refuse a model too large for that before allocating.
-        self.check_memory(&names, 1, [shape[2], shape[3]], default_memory_limit())?;
-        let input = Tensor::<4>::zeros(shape, &self.device);
-        let values = self.run(input, &names)?;
-        let layers = self
-            .nodes
-            .iter()
-            .zip(values)
-            .map(|(node, value)| LayerInfo {
-                name: node.name.clone(),
-                op: node.op_type.clone(),
-                shape: value.shape(),
-            })
-            .collect();
-        Ok(self.layers.get_or_init(|| layers))
+    /// Every layer (node output) in topological order, with its op and shape for one image
+    /// at the declared input size (dynamic axes taken as 3 x 224 x 224), as inferred at load:
+    /// nothing runs.
+    pub fn layers(&self) -> &[LayerInfo] {
+        &self.layers
     }
 
     /// The layer name of node `index` (in topological order).
@@ -361,21 +349,16 @@ impl OnnxModel {
     /// A panic inside the backend, the last line of defence behind the checks of each op,
     /// becomes an error naming the node too.
     fn eval_node(&self, node: &Node, inputs: &[Option<&Value>]) -> Result<Value> {
-        // Empty float tensors are no image features, and some backend kernels do not survive
-        // them (a zero-sized matmul batch crashes the CPU backend).
-        let empty = inputs
-            .iter()
-            .flatten()
-            .position(|v| matches!(v, Value::Float { .. }) && v.shape().contains(&0));
-        let outcome = match empty {
-            Some(i) => Ok(Err(format!("input {i} is an empty tensor"))),
-            None => catch_unwind(AssertUnwindSafe(|| eval(&node.op, inputs))),
+        // The shape rule checks the operands first, as at load (the input may have another
+        // size than the declared one): empty tensors, shapes that do not fit and outputs too
+        // large to allocate never reach the backend, some of whose kernels crash on them.
+        let metas: Vec<Option<Meta>> = inputs.iter().map(|v| v.map(Meta::of)).collect();
+        let metas: Vec<Option<&Meta>> = metas.iter().map(Option::as_ref).collect();
+        let outcome = match infer(&node.op, &metas) {
+            Err(reason) => Ok(Err(reason)),
+            Ok(_) => catch_unwind(AssertUnwindSafe(|| eval(&node.op, inputs))),
         };
         let reason = match outcome {
-            Ok(Ok(Value::Float { tensor, rank })) if tensor.dims().contains(&0) => {
-                let shape = Value::Float { tensor, rank }.shape();
-                format!("its output {shape:?} is empty")
-            }
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(reason)) => reason,
             Err(panic) => format!("the backend failed: {}", panic_message(&*panic)),
@@ -608,6 +591,11 @@ fn to_nchw(value: Value, layer: &str) -> Result<Tensor<4>> {
             "layer `{layer}` holds integers, not activations"
         )));
     };
+    if shape.contains(&0) {
+        return Err(ModelError::BadInput(format!(
+            "layer `{layer}` is empty (shape {shape:?})"
+        )));
+    }
     let dims = match shape.as_slice() {
         [n, c, h, w] => [*n, *c, *h, *w],
         [n, c, l] => [*n, *c, *l, 1],

@@ -118,20 +118,22 @@ impl Window {
         Ok(padding)
     }
 
-    /// The number of output positions (height times width) of the window over an input of
-    /// `size` with `padding` (as [`Window::padding_for`] returns it), rounding up with `ceil`.
-    pub fn output_size(&self, size: [usize; 2], padding: [(usize, usize); 2], ceil: bool) -> usize {
-        (0..2)
-            .map(|i| {
-                let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
-                let room = size[i] + padding[i].0 + padding[i].1 - span;
-                if ceil {
-                    room.div_ceil(self.strides[i]) + 1
-                } else {
-                    room / self.strides[i] + 1
-                }
-            })
-            .product()
+    /// The output height and width of the window over an input of `size` with `padding`.
+    pub fn output_dims(
+        &self,
+        size: [usize; 2],
+        padding: [(usize, usize); 2],
+        ceil: bool,
+    ) -> [usize; 2] {
+        std::array::from_fn(|i| {
+            let span = (self.kernel[i] - 1) * self.dilations[i] + 1;
+            let room = size[i] + padding[i].0 + padding[i].1 - span;
+            if ceil {
+                room.div_ceil(self.strides[i]) + 1
+            } else {
+                room / self.strides[i] + 1
+            }
+        })
     }
 }
 

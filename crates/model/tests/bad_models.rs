@@ -264,7 +264,11 @@ fn mutated_files_never_panic_the_loader() {
             Ok(model) => {
                 loaded += 1;
                 // A model that loads must also run (or fail cleanly) on its declared input.
-                let _ = model.layers();
+                let shape = model.input_shape();
+                let dim = |i: usize, d: usize| shape.get(i).copied().flatten().unwrap_or(d);
+                let input =
+                    Tensor::<4>::zeros([1, dim(1, 3), dim(2, 8), dim(3, 8)], &Device::flex());
+                let _ = model.forward(input);
             }
             Err(message) => {
                 rejected += 1;

@@ -28,7 +28,7 @@ fn load_and_run(path: &Path) -> Result<Vec<f32>, String> {
 }
 
 /// Every case of `cases.json`: the legitimate ones run (to the logits of `valid.onnx`, which
-/// they all compute), the others fail with one line that names the problem.
+/// they all compute), the others are refused at load with one line that names the problem.
 #[test]
 fn every_broken_model_is_one_clear_error() {
     let cases: Vec<serde_json::Value> =
@@ -41,6 +41,11 @@ fn every_broken_model_is_one_clear_error() {
         match (case["expect"].as_str().unwrap(), outcome) {
             ("ok", Ok(logits)) => assert_eq!(logits, reference, "{file}"),
             ("error", Err(e)) => {
+                // Refused at load, before any activation exists.
+                assert!(
+                    OnnxModel::load(broken(file), &Device::flex()).is_err(),
+                    "{file}: {e}"
+                );
                 assert!(!e.is_empty() && !e.contains('\n'), "{file}: {e:?}");
                 assert!(!e.contains("root:"), "{file}: {e}");
             }

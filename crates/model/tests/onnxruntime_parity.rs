@@ -69,7 +69,7 @@ fn every_node_matches(model_file: &str, fixture_file: &str, rename: &[(&str, &st
         &device,
     );
     let outputs = model.forward_to(input, &layer_refs).unwrap();
-    let infos = model.layers().unwrap();
+    let infos = model.layers();
     for ((name, layer), output) in names.iter().zip(&layers).zip(outputs) {
         let expected = &f["intermediates"][*name];
         let info = infos.iter().find(|l| &l.name == layer).unwrap();
