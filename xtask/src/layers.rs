@@ -9,7 +9,7 @@ use crate::cli::LayersArgs;
 /// Prints every layer: name, op and shape.
 pub fn run(args: &LayersArgs) -> Result<()> {
     let model = OnnxModel::load(&args.model.model, &Device::flex())?;
-    let layers = model.layers()?;
+    let layers = model.layers();
     let width = layers
         .iter()
         .map(|l| l.name.len())

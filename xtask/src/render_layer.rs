@@ -88,7 +88,7 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
 fn settings(args: &RenderLayerArgs, model: &OnnxModel) -> Result<LayerSettings> {
     model.check_layer(&args.layer)?;
     let info = model
-        .layers()?
+        .layers()
         .iter()
         .find(|l| l.name == args.layer)
         .cloned()

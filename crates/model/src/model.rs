@@ -125,20 +125,11 @@ impl OnnxModel {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
-        let input_shape = declared_shape(input);
+        let input_shape = declared_input(input)?;
         // Dynamic axes are taken as one RGB image of 224 x 224.
         let dim =
             |i: usize, default: usize| input_shape.get(i).copied().flatten().unwrap_or(default);
         let probe = Meta::Float(vec![1, dim(1, 3), dim(2, 224), dim(3, 224)]);
-        let shaped = input.type_.tensor_type().shape.is_some();
-        if shaped && input_shape.len() != 4 {
-            return Err(ModelError::Invalid(format!(
-                "the input `{}` has rank {}; images are rank 4 (NCHW or NHWC)",
-                input.name,
-                input_shape.len()
-            )));
-        }
-        check_declared_input(&input.name, &input_shape)?;
         let metas = infer_graph(&nodes, &weights, (input.name.as_str(), probe))?;
         let layers = nodes
             .iter()
@@ -547,14 +538,22 @@ fn parse_node(
 /// The largest image side a model may declare (far above any CNN's input).
 const MAX_INPUT_SIDE: usize = 4096;
 
-/// A declared input's axes are of a plausible size.
-fn check_declared_input(name: &str, shape: &[Option<usize>]) -> Result<()> {
+/// The declared shape of the graph input (`None` for a dynamic axis), checked to be an image
+/// batch: rank 4 (or no shape at all), axes of a plausible size.
+fn declared_input(input: &ValueInfoProto) -> Result<Vec<Option<usize>>> {
+    let (name, shape) = (&input.name, declared_shape(input));
+    if input.type_.tensor_type().shape.is_some() && shape.len() != 4 {
+        return Err(ModelError::Invalid(format!(
+            "the input `{name}` has rank {}; images are rank 4 (NCHW or NHWC)",
+            shape.len()
+        )));
+    }
     if let Some(side) = shape.iter().flatten().find(|&&d| d > MAX_INPUT_SIDE) {
         return Err(ModelError::Invalid(format!(
             "the input `{name}` declares an axis of {side}, above the supported {MAX_INPUT_SIDE}"
         )));
     }
-    Ok(())
+    Ok(shape)
 }
 
 /// The declared shape of a graph input (`None` for a dynamic or non-positive axis).
