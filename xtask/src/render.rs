@@ -26,7 +26,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         let picture = from_image(&read_image(path, None)?, &Device::flex());
         config.param = ImageParam::from_image(picture).with_batch(args.batch);
     }
-    config.param.validate()?;
+    config.validate()?;
     let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
     let limit = args.ascent.memory_limit()?;
     model.check_memory(&layers, args.batch, config.param.size(), limit)?;

@@ -24,7 +24,7 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
     let settings = settings(args, &model)?;
-    args.ascent.config(args.batch).param.validate()?;
+    args.ascent.config(args.batch).validate()?;
     let size = [args.ascent.size; 2];
     let limit = args.ascent.memory_limit()?;
     let [first, end] = settings.channels;

@@ -224,8 +224,10 @@ fn a_failing_batch_is_recorded_and_the_others_still_run() {
         serde_json::from_str(&std::fs::read_to_string(out.join("record.json")).unwrap()).unwrap();
     let failures = record["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 4);
+    let reason = failures[0][1].as_str().unwrap();
     assert!(
-        failures[0][1].as_str().unwrap().contains("NaN"),
+        reason.contains("NaN")
+            && reason.contains("the first non-finite value is in the input image"),
         "{failures:?}"
     );
 }
@@ -468,4 +470,46 @@ fn sizes_and_memory_are_checked_before_any_work() {
     let huge = repo("testdata/broken/input_huge.onnx");
     let line = fails(&["layers", "--model", huge.to_str().unwrap()]);
     assert!(line.contains("above the supported"), "{line}");
+}
+
+#[test]
+fn bad_values_are_refused_before_anything_is_recorded() {
+    let dir = scratch("values");
+    let tiny = repo("testdata/tiny_cnn.onnx");
+    let out = dir.join("out");
+    let line = fails(&[
+        "render-layer",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--layer",
+        "add",
+        "--lr",
+        "inf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(line.contains("learning rate"), "{line}");
+    assert!(!out.join("record.json").exists());
+    // A FIFO as the model or the start image is refused at once, not waited on.
+    let fifo = dir.join("fifo");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let line = fails(&["layers", "--model", fifo.to_str().unwrap()]);
+        assert!(line.contains("not a regular file"), "{line}");
+        let line = fails(&[
+            "render",
+            "--model",
+            tiny.to_str().unwrap(),
+            "--objective",
+            "add:1",
+            "--start-image",
+            fifo.to_str().unwrap(),
+            "--out",
+            dir.join("x.png").to_str().unwrap(),
+        ]);
+        assert!(line.contains("not a regular file"), "{line}");
+    }
 }

@@ -56,13 +56,17 @@ pub enum Error {
     },
     /// The optimisation produced NaN or infinity.
     #[error(
-        "the objective became {value} at step {step}; lower the learning rate or change the objective"
+        "the objective became {value} at step {step}{}; lower the learning rate or change the objective",
+        .first.as_ref().map(|l| format!(" (the first non-finite value is in {l})")).unwrap_or_default()
     )]
     NonFinite {
         /// The step (1-based).
         step: usize,
         /// The non-finite value.
         value: f32,
+        /// Where NaN or infinity first appeared (`the input image`, `layer \`x\``), when the
+        /// model can tell.
+        first: Option<String>,
     },
     /// The gradient stayed zero for every image over the first steps: nothing to optimise.
     #[error(
@@ -95,6 +99,9 @@ pub enum Error {
     /// Another run holds the lock of an output folder.
     #[error("another run is rendering into {0}; wait for it or choose another folder")]
     Locked(PathBuf),
+    /// A computation panicked inside the backend (caught, so that no panic reaches a user).
+    #[error("the backend failed: {0}")]
+    Backend(String),
     /// A setting is out of its valid range.
     #[error("invalid setting: {0}")]
     Invalid(String),

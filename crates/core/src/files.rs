@@ -51,6 +51,13 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         source,
     };
+    // Checked before opening: opening a FIFO for reading would wait for a writer.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(Error::FileRefused(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
@@ -146,6 +153,12 @@ mod tests {
         assert_eq!(read_limited(&file, 4).unwrap(), b"a\nb\n");
         assert!(read_limited(&file, 3).is_err());
         assert!(read_limited(Path::new("/dev/zero"), 1 << 20).is_err());
+        // A FIFO is refused at once instead of waiting for a writer.
+        let fifo = root.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert!(read_limited(&fifo, 1 << 20).is_err());
+        }
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub fn from_image(image: &RgbImage, device: &Device) -> Tensor<4> {
 
 /// Reads an image file as RGB, checking its size when `size` is given.
 pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
+    // Only regular files: opening a FIFO would wait for a writer, a device never ends.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Err(Error::Image(format!(
+            "cannot read {}: not a regular file",
+            path.display()
+        )));
+    }
     let image = image::open(path)
         .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
         .to_rgb8();

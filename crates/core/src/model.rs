@@ -13,5 +13,20 @@ use crate::error::Result;
 /// activations back to `images` when they live on an autodiff device.
 pub trait VisualModel {
     /// The activations of `layers`, in order.
+    ///
+    /// # Shapes
+    /// - images: `[N, 3, H, W]`, values in `[0, 1]`
+    /// - output: one `[N, C, H', W']` per layer
     fn activations(&self, images: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>>;
+
+    /// Where NaN or infinity first appears when `images` run towards `layers` (`the input
+    /// image`, or `` layer `x` ``), for the error of a render that turned non-finite; `None` when unknown. The
+    /// default knows nothing; it may be slow (it runs only after a failure).
+    ///
+    /// # Shapes
+    /// - images: `[N, 3, H, W]`
+    fn locate_non_finite(&self, images: Tensor<4>, layers: &[&str]) -> Option<String> {
+        let _ = (images, layers);
+        None
+    }
 }

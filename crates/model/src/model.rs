@@ -283,7 +283,28 @@ impl OnnxModel {
 
     /// Evaluates the planned nodes and returns the raw values of `layers`.
     pub(crate) fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
-        self.run_observed(input, layers, false, &mut |_, _, _| {})
+        self.run_observed(input, layers, false, &mut |_, _, _, _| {})
+    }
+
+    /// The first node, in evaluation order, whose output holds NaN or infinity on `input`
+    /// (`None` when every output of the plan for `layers` is finite): where a non-finite
+    /// objective comes from. Each output is checked on the device, so this is slow: for
+    /// diagnosis after the fact.
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`, as the model declares it
+    pub fn first_non_finite(&self, input: Tensor<4>, layers: &[&str]) -> Result<Option<String>> {
+        let mut first = None;
+        self.run_observed(input, layers, false, &mut |node, _, output, _| {
+            if first.is_none()
+                && let Value::Float { tensor, .. } = output
+                && (tensor.clone().is_nan().any().into_scalar::<bool>()
+                    || tensor.clone().is_inf().any().into_scalar::<bool>())
+            {
+                first = Some(node.name.clone());
+            }
+        })?;
+        Ok(first)
     }
 
     /// Runs the nodes that `layers` need, one at a time, and reports each node's op, FLOPs
@@ -295,11 +316,11 @@ impl OnnxModel {
     /// - input: `[N, C, H, W]`, as the model declares it
     pub fn profile(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<NodeStats>> {
         let mut stats = Vec::new();
-        self.run_observed(input, layers, true, &mut |node, flops, seconds| {
+        self.run_observed(input, layers, true, &mut |node, inputs, output, seconds| {
             stats.push(NodeStats {
                 layer: node.name.clone(),
                 op: node.op_type.clone(),
-                flops,
+                flops: flops(&node.op, inputs, output),
                 seconds,
             })
         })?;
@@ -361,14 +382,14 @@ impl OnnxModel {
         })
     }
 
-    /// Evaluates the planned nodes, calling `observe(node, flops, seconds)` after each; with
-    /// `synchronize`, each node's time includes waiting for the device to finish it.
+    /// Evaluates the planned nodes, calling `observe(node, inputs, output, seconds)` after
+    /// each; with `synchronize`, each node's time includes waiting for the device to finish it.
     fn run_observed(
         &self,
         input: Tensor<4>,
         layers: &[&str],
         synchronize: bool,
-        observe: &mut dyn FnMut(&Node, u64, f64),
+        observe: &mut dyn FnMut(&Node, &[Option<&Value>], &Value, f64),
     ) -> Result<Vec<Value>> {
         self.check_input(&input)?;
         let device = input.device();
@@ -389,11 +410,7 @@ impl OnnxModel {
                     reason: format!("the device failed: {e:?}"),
                 })?;
             }
-            observe(
-                node,
-                flops(&node.op, &inputs, &output),
-                started.elapsed().as_secs_f64(),
-            );
+            observe(node, &inputs, &output, started.elapsed().as_secs_f64());
             if asked.contains(node.name.as_str()) {
                 wanted.insert(node.name.as_str(), output.clone());
             }

@@ -20,4 +20,13 @@ impl VisualModel for OnnxModel {
         let input = self.normalization().apply(images);
         Ok(self.forward_to(input, layers)?)
     }
+
+    fn locate_non_finite(&self, images: Tensor<4>, layers: &[&str]) -> Option<String> {
+        let input = self.normalization().apply(images);
+        if !input.clone().is_finite().all().into_scalar::<bool>() {
+            return Some("the input image".into());
+        }
+        let layer = self.first_non_finite(input, layers).ok().flatten()?;
+        Some(format!("layer `{layer}`"))
+    }
 }

@@ -281,3 +281,23 @@ fn mutated_files_never_panic_the_loader() {
         "loaded {loaded}, rejected {rejected}"
     );
 }
+
+#[test]
+fn the_first_non_finite_layer_is_named() {
+    let nodes = vec![
+        node("Relu", "r", &["x"]),
+        node("Div", "d", &["r", "w"]),
+        node("Relu", "out", &["d"]),
+    ];
+    let m = model(nodes, vec![weight(&[1], vec![0.0])]);
+    let model = load(&save(&m, "divide_by_zero.onnx")).unwrap();
+    let input = Tensor::<4>::ones([1, 3, 8, 8], &Device::flex());
+    assert_eq!(
+        model
+            .first_non_finite(input.clone(), &["out"])
+            .unwrap()
+            .as_deref(),
+        Some("d")
+    );
+    assert_eq!(model.first_non_finite(input, &["r"]).unwrap(), None);
+}

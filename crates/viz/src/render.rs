@@ -1,6 +1,7 @@
 //! The gradient ascent: optimise an image parameter to maximise an objective.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -78,6 +79,21 @@ impl fmt::Debug for RenderConfig {
 }
 
 impl RenderConfig {
+    /// Checks the settings before any work: at least one step, a finite learning rate above
+    /// zero, a parameterization that can be made ([`ImageParam::validate`]).
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            return Err(Error::Invalid("steps must be positive".into()));
+        }
+        if !self.learning_rate.is_finite() || self.learning_rate <= 0.0 {
+            return Err(Error::Invalid(format!(
+                "the learning rate must be a finite number above zero (got {})",
+                self.learning_rate
+            )));
+        }
+        self.param.validate()
+    }
+
     /// The same settings with another image parameterization.
     pub fn with_param(mut self, param: ImageParam) -> Self {
         self.param = param;
@@ -163,12 +179,7 @@ impl<'a> Ascent<'a> {
                 "rendering needs an autodiff device (Device::autodiff())".into(),
             ));
         }
-        if !config.learning_rate.is_finite() || config.learning_rate <= 0.0 {
-            return Err(Error::Invalid(format!(
-                "the learning rate must be a finite number above zero (got {})",
-                config.learning_rate
-            )));
-        }
+        config.validate()?;
         let (generator, raw) = config.param.init(config.seed, device)?;
         Ok(Self {
             model,
@@ -185,7 +196,26 @@ impl<'a> Ascent<'a> {
 
     /// Renders, transforms, evaluates and ascends once. A non-finite objective is
     /// [`Error::NonFinite`].
+    ///
+    /// A panic inside the backend (the model's own ops report theirs as errors) becomes
+    /// [`Error::Backend`].
     pub fn step(&mut self) -> Result<StepReport> {
+        match catch_unwind(AssertUnwindSafe(|| self.step_unguarded())) {
+            Ok(report) => report,
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(Error::Backend(
+                    text.split_whitespace().collect::<Vec<_>>().join(" "),
+                ))
+            }
+        }
+    }
+
+    fn step_unguarded(&mut self) -> Result<StepReport> {
         self.step += 1;
         let started = Instant::now();
         let leaf = self.raw.clone().autodiff().require_grad();
@@ -193,12 +223,14 @@ impl<'a> Ascent<'a> {
         let input = apply_all(self.transforms, image.clone(), &mut self.rng);
         let value = self
             .objective
-            .evaluate_transformed(self.model, image, input)?;
+            .evaluate_transformed(self.model, image, input.clone())?;
         let scalar = value.clone().into_scalar::<f32>();
         if !scalar.is_finite() {
+            let layers: Vec<&str> = self.objective.layers().iter().map(String::as_str).collect();
             return Err(Error::NonFinite {
                 step: self.step,
                 value: scalar,
+                first: self.model.locate_non_finite(input.detach(), &layers),
             });
         }
         let forward_seconds = started.elapsed().as_secs_f64();
@@ -258,9 +290,6 @@ pub fn render(
     config: &RenderConfig,
     device: &Device,
 ) -> Result<Rendered> {
-    if config.steps == 0 {
-        return Err(Error::Invalid("steps must be positive".into()));
-    }
     let mut ascent = Ascent::new(model, objective, config, device)?;
     let mut history = Vec::with_capacity(config.steps);
     let mut snapshots = Vec::new();

@@ -195,3 +195,22 @@ fn objectives_without_a_gradient_are_reported() {
     let renders = render_channels(&HalfDead, "x", &[1, 1], &one, &device).unwrap();
     assert!(renders.iter().all(|r| r.dead) && renders.len() == 2);
 }
+
+/// A model whose activation panics inside the backend (a reshape to the wrong size).
+struct Panicking;
+
+impl VisualModel for Panicking {
+    fn activations(&self, images: Tensor<4>, _layers: &[&str]) -> Result<Vec<Tensor<4>>> {
+        let [b, c, h, w] = images.dims();
+        Ok(vec![images.reshape([b, c, h + 1, w])])
+    }
+}
+
+#[test]
+fn a_panic_in_the_backend_is_an_error() {
+    let device = Device::flex().autodiff();
+    let config = short(2, 0, ImageParam::pixels().with_size(8, 8));
+    let err = render(&Panicking, &channel("x", 0), &config, &device).unwrap_err();
+    assert!(matches!(err, Error::Backend(_)), "{err}");
+    assert!(!err.to_string().contains('\n'), "{err}");
+}
