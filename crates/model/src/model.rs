@@ -389,7 +389,7 @@ impl OnnxModel {
         input: Tensor<4>,
         layers: &[&str],
         synchronize: bool,
-        observe: &mut dyn FnMut(&Node, &[Option<&Value>], &Value, f64),
+        observe: &mut NodeObserver,
     ) -> Result<Vec<Value>> {
         self.check_input(&input)?;
         let device = input.device();
@@ -459,6 +459,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into());
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Told of each evaluated node: the node, its inputs, its output and its wall time.
+type NodeObserver<'a> = dyn FnMut(&Node, &[Option<&Value>], &Value, f64) + 'a;
 
 /// One node's share of a [`OnnxModel::profile`] run.
 #[derive(Debug, Clone, PartialEq)]
