@@ -186,23 +186,28 @@ mod tests {
         let text = scratch("not_an_image.png");
         std::fs::write(&text, "hello").unwrap();
         assert!(matches!(read_image(&text, None), Err(Error::Image(_))));
-        let blocked = scratch("a_file");
+        // A folder of its own, where no other test writes temporary files.
+        let dir = scratch("failed");
+        std::fs::create_dir_all(&dir).unwrap();
+        let blocked = dir.join("a_file");
         std::fs::write(&blocked, "x").unwrap();
         let err = write_atomic(&blocked.join("inside.png"), b"data").unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         // A failed write leaves neither the target nor a temporary file behind.
-        let dir = scratch("");
-        assert!(
-            std::fs::read_dir(dir).unwrap().all(|e| !e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(".tmp"))
-        );
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
     }
 
     #[test]
     fn links_folders_and_devices_are_never_replaced() {
+        // A folder of its own: checking a path writes a temporary file, which the test of
+        // failed writes must not see.
+        let dir = scratch("links");
+        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = |name: &str| dir.join(name);
         let link = scratch("link.png");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();

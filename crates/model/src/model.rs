@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor};
+use excite_core::error::panic_text;
 use excite_core::files::sha256_hex;
 use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 
@@ -373,7 +374,7 @@ impl OnnxModel {
         let reason = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(reason)) => reason,
-            Err(panic) => format!("the backend failed: {}", panic_message(&*panic)),
+            Err(panic) => format!("the backend failed: {}", panic_text(&*panic)),
         };
         Err(ModelError::BadNode {
             node: node.name.clone(),
@@ -448,16 +449,6 @@ impl OnnxModel {
         }
         Ok(())
     }
-}
-
-/// The text of a caught panic, on one line.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    let text = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "a panic without a message".into());
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Told of each evaluated node: the node, its inputs, its output and its wall time.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
+use excite_core::error::panic_text;
 use excite_core::image_io::to_images;
 use excite_core::transform::{Transform, apply_all, standard};
 use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
@@ -202,16 +203,7 @@ impl<'a> Ascent<'a> {
     pub fn step(&mut self) -> Result<StepReport> {
         match catch_unwind(AssertUnwindSafe(|| self.step_unguarded())) {
             Ok(report) => report,
-            Err(panic) => {
-                let text = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err(Error::Backend(
-                    text.split_whitespace().collect::<Vec<_>>().join(" "),
-                ))
-            }
+            Err(panic) => Err(Error::Backend(panic_text(&*panic))),
         }
     }
 
