@@ -10,15 +10,19 @@ use crate::value::{MAX_RANK, Value};
 
 type EvalResult = Result<Value, String>;
 
+/// Operand `i` of a node (`None` for an omitted optional input), or the error that it is
+/// missing.
+pub fn operand<'a, T>(inputs: &[Option<&'a T>], i: usize) -> Result<&'a T, String> {
+    inputs
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| format!("input {i} is missing"))
+}
+
 /// Evaluates `op` on its inputs (`None` for an omitted optional input).
 pub fn eval(op: &Op, inputs: &[Option<&Value>]) -> EvalResult {
-    let input = |i: usize| -> Result<&Value, String> {
-        inputs
-            .get(i)
-            .copied()
-            .flatten()
-            .ok_or_else(|| format!("input {i} is missing"))
-    };
+    let input = |i: usize| operand(inputs, i);
     let float = |i: usize| -> Result<(Tensor<MAX_RANK>, usize), String> {
         match input(i)? {
             Value::Float { tensor, rank } => Ok((tensor.clone(), *rank)),

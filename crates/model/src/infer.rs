@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::error::ModelError;
-use crate::eval::{eval, normalize_axis, reshape_target};
+use crate::eval::{eval, normalize_axis, operand, reshape_target};
 use crate::graph::Node;
 use crate::onnx_file::MAX_TENSOR_ELEMENTS;
 use crate::ops::{Op, Window};
@@ -81,13 +81,7 @@ pub fn infer_graph(
 
 /// The output of `op` on inputs described by `inputs` (`None` for an omitted optional input).
 pub fn infer(op: &Op, inputs: &[Option<&Meta>]) -> Inferred {
-    let input = |i: usize| -> Result<&Meta, String> {
-        inputs
-            .get(i)
-            .copied()
-            .flatten()
-            .ok_or_else(|| format!("input {i} is missing"))
-    };
+    let input = |i: usize| operand(inputs, i);
     let float = |i: usize| -> Result<Vec<usize>, String> {
         match input(i)? {
             Meta::Float(s) if s.contains(&0) => Err(format!("input {i} is an empty tensor")),
