@@ -7,6 +7,7 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{Rgb, RgbImage};
 
 use crate::error::{Error, Result};
+use crate::files::read_limited;
 
 /// Converts values in `[0, 1]` to 8-bit RGB images, one per batch item.
 ///
@@ -51,17 +52,20 @@ pub fn from_image(image: &RgbImage, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(data, [1, 3, h, w]), device)
 }
 
-/// Reads an image file as RGB, checking its size when `size` is given.
+/// The largest image file read (a decoded image is bounded too, by the decoder's limits).
+const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads an image file (PNG, JPEG, BMP or WebP, told by its content) as RGB, checking its size
+/// when `size` is given. Only a regular file is read (see [`read_limited`]): a FIFO or a
+/// device is refused at once.
 pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
-    // Only regular files: opening a FIFO would wait for a writer, a device never ends.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return Err(Error::Image(format!(
-            "cannot read {}: not a regular file",
-            path.display()
-        )));
-    }
-    let image = image::open(path)
-        .map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?
+    let cannot = |why: String| Error::Image(format!("cannot read {}: {why}", path.display()));
+    let bytes = read_limited(path, MAX_IMAGE_FILE_BYTES).map_err(|e| cannot(e.to_string()))?;
+    let image = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| cannot(e.to_string()))?
+        .decode()
+        .map_err(|e| cannot(e.to_string()))?
         .to_rgb8();
     if let Some([w, h]) = size
         && image.dimensions() != (w, h)
