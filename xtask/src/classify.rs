@@ -8,6 +8,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use excite::OnnxModel;
 use excite::core::VisualModel;
 use excite::core::image_io::{from_image, read_image};
+use excite::core::objective::OUTPUT;
 
 use crate::cli::ClassifyArgs;
 
@@ -15,7 +16,8 @@ use crate::cli::ClassifyArgs;
 pub fn run(args: &ClassifyArgs) -> Result<()> {
     let device = Device::flex();
     let model = OnnxModel::load(&args.model.model, &device)?;
-    let size = model.manifest().map_or(224, |m| m.input_size);
+    let size = model.input_size().unwrap_or(224);
+    model.check_input_size(size)?;
     let labels = match model.manifest() {
         Some(m) => m.labels()?.unwrap_or_default(),
         None => Vec::new(),
@@ -27,7 +29,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
             InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]);
         x = interpolate(x, options);
     }
-    let logits = model.activations(x, &["logits"])?.remove(0);
+    let logits = model.activations(x, &[OUTPUT])?.remove(0);
     let [_, k, _, _] = logits.dims();
     let probs = softmax(logits.reshape([1, k]), 1)
         .into_data()

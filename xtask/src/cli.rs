@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use excite::ImageParam;
 use excite::core::transform::standard;
 use excite::model::default_memory_limit;
 use excite::viz::RenderConfig;
+use excite::{ImageParam, OnnxModel};
 
 /// excite: what excites a neuron? Feature visualization of ONNX CNNs with Burn.
 #[derive(Debug, Parser)]
@@ -120,9 +120,9 @@ pub struct BenchArgs {
 pub struct AscentArgs {
     #[command(flatten)]
     pub model: ModelArg,
-    /// Image size in pixels (square).
-    #[arg(long, default_value_t = 128)]
-    pub size: usize,
+    /// Image size in pixels (square; default: the model's input size, else 128).
+    #[arg(long)]
+    pub size: Option<usize>,
     /// Optimisation steps.
     #[arg(long, default_value_t = 512)]
     pub steps: usize,
@@ -154,10 +154,28 @@ impl AscentArgs {
         }
     }
 
+    /// These settings with the image size resolved for `model` (its input size when none is
+    /// asked for, else 128) and checked to be one the model can take.
+    pub fn for_model(&self, model: &OnnxModel) -> anyhow::Result<AscentArgs> {
+        let size = self.size.or(model.input_size()).unwrap_or(128);
+        let resolved = AscentArgs {
+            size: Some(size),
+            ..self.clone()
+        };
+        resolved.config(1).validate()?;
+        model.check_input_size(size)?;
+        Ok(resolved)
+    }
+
+    /// The image side: the one asked for or resolved by [`AscentArgs::for_model`].
+    pub fn side(&self) -> usize {
+        self.size.unwrap_or(128)
+    }
+
     /// The render settings these arguments describe, for `batch` images.
     pub fn config(&self, batch: usize) -> RenderConfig {
         RenderConfig {
-            param: self.param.image_param(batch, self.size),
+            param: self.param.image_param(batch, self.side()),
             steps: self.steps,
             learning_rate: self.lr,
             transforms: if self.no_transforms {

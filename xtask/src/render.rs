@@ -21,16 +21,17 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     check_writable(&args.out)?;
-    let mut config = args.ascent.config(args.batch);
+    let ascent = args.ascent.for_model(&model)?;
+    let mut config = ascent.config(args.batch);
     if let Some(path) = &args.start_image {
         let picture = from_image(&read_image(path, None)?, &Device::flex());
         config.param = ImageParam::from_image(picture).with_batch(args.batch);
     }
     config.validate()?;
     let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
-    let limit = args.ascent.memory_limit()?;
+    let limit = ascent.memory_limit()?;
     model.check_memory(&layers, args.batch, config.param.size(), limit)?;
-    let progress = bar(&objective.to_string(), args.ascent.steps);
+    let progress = bar(&objective.to_string(), ascent.steps);
     let observed = progress.clone();
     let config = config.on_progress(move |p| {
         observed.set_position(p.step as u64);

@@ -9,7 +9,7 @@ use excite::core::files::safe_component;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, default_device, render_channels};
 
-use crate::cli::RenderLayerArgs;
+use crate::cli::{AscentArgs, RenderLayerArgs};
 use crate::progress::bar;
 
 /// Renders the pending batches of the layer, recording each, then writes the grid.
@@ -23,23 +23,23 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
-    let settings = settings(args, &model)?;
-    args.ascent.config(args.batch).validate()?;
-    let size = [args.ascent.size; 2];
-    let limit = args.ascent.memory_limit()?;
+    let ascent = args.ascent.for_model(&model)?;
+    let settings = settings(args, &ascent, &model)?;
+    ascent.config(args.batch).validate()?;
+    let size = [ascent.side(); 2];
+    let limit = ascent.memory_limit()?;
     let [first, end] = settings.channels;
     model.check_memory(&[&args.layer], args.batch.min(end - first), size, limit)?;
     let mut record = LayerRecord::open(&out, settings, args.resume)?;
     let pending = record.pending();
-    let steps = args.ascent.steps;
+    let steps = ascent.steps;
     let progress = bar(&args.layer, pending.len() * steps);
     for (done, chunk) in pending.iter().enumerate() {
         let observed = progress.clone();
         let label = format!("channels {}..{}", chunk[0], chunk[chunk.len() - 1] + 1);
-        let config = args
-            .ascent
+        let config = ascent
             .config(chunk.len())
-            .with_seed(args.ascent.seed.wrapping_add(chunk[0] as u64))
+            .with_seed(ascent.seed.wrapping_add(chunk[0] as u64))
             .on_progress(move |p| {
                 observed.set_position((done * steps + p.step) as u64);
                 observed.set_message(format!("{label} objective {:.3}", p.value));
@@ -85,7 +85,11 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
 }
 
 /// The settings of the run, with the channel range checked against the layer.
-fn settings(args: &RenderLayerArgs, model: &OnnxModel) -> Result<LayerSettings> {
+fn settings(
+    args: &RenderLayerArgs,
+    ascent: &AscentArgs,
+    model: &OnnxModel,
+) -> Result<LayerSettings> {
     model.check_layer(&args.layer)?;
     let info = model
         .layers()
@@ -104,7 +108,6 @@ fn settings(args: &RenderLayerArgs, model: &OnnxModel) -> Result<LayerSettings> 
         Some(text) => parse_range(text, channels)?,
         None => [0, channels],
     };
-    let ascent = &args.ascent;
     Ok(LayerSettings {
         model: ascent
             .model
@@ -114,7 +117,7 @@ fn settings(args: &RenderLayerArgs, model: &OnnxModel) -> Result<LayerSettings> 
         model_sha256: model.fingerprint().to_string(),
         layer: args.layer.clone(),
         channels: range,
-        size: ascent.size,
+        size: ascent.side(),
         steps: ascent.steps,
         lr: ascent.lr,
         batch: args.batch,

@@ -24,17 +24,17 @@ pub enum ModelError {
     /// The model parsed but is unusable as a CNN (no graph, no nodes, no input).
     #[error("invalid model: {0}")]
     Invalid(String),
-    /// A node uses an operator this importer does not implement.
+    /// A layer was asked for that depends on operators this importer does not implement.
     #[error(
-        "unsupported ONNX operator `{op}` (node `{node}`, opset {opset}); supported operators: {supported}"
+        "layer `{layer}` needs node `{node}`, whose operator is not supported; this model's unsupported operators: {report}; supported operators: {supported}"
     )]
     UnsupportedOp {
-        /// The ONNX op type.
-        op: String,
-        /// The node's name (or its first output when it has none).
+        /// The layer that was asked for.
+        layer: String,
+        /// The first unsupported node it depends on.
         node: String,
-        /// The default-domain opset the model declares.
-        opset: i64,
+        /// Every unsupported op of the model.
+        report: crate::unsupported::UnsupportedReport,
         /// The comma-separated list of supported operators.
         supported: String,
     },

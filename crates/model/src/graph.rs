@@ -5,27 +5,29 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
+use onnx_ir::NodeProto;
+
 use crate::error::{ModelError, Result};
-use crate::ops::Op;
+use crate::ops::Kernel;
 
 /// One node of the graph, under the names the ONNX file gives it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Node {
-    /// The layer name: the node's first output tensor (its node name when it has none).
+    /// The node's name in the file (its first output when it has none): what errors name.
     pub name: String,
-    /// The ONNX op type.
+    /// The ONNX op type (`domain::Op` outside the default domain).
     pub op_type: String,
     /// Input tensor names ("" for an omitted optional input).
     pub inputs: Vec<String>,
-    /// Output tensor names.
+    /// Output tensor names; the first is the node's layer name.
     pub outputs: Vec<String>,
-    /// The parsed operator.
-    pub op: Op,
+    /// The parsed operator; `None` when the op is not supported.
+    pub kernel: Option<Box<dyn Kernel>>,
 }
 
 impl Node {
     /// An error about this node.
-    fn error(&self, reason: String) -> ModelError {
+    pub fn error(&self, reason: String) -> ModelError {
         ModelError::BadNode {
             node: self.name.clone(),
             op: self.op_type.clone(),
@@ -34,26 +36,48 @@ impl Node {
     }
 }
 
-/// The nodes in an order where each comes after the producers of its inputs (the file's
-/// order among nodes that are free to go first), after checking that every tensor is defined
-/// once — by the graph input, an initializer or one node output — and that no cycle exists.
+/// The name errors give a node of the file: its name, else its first output.
+pub fn display_name(node: &NodeProto) -> String {
+    if node.name.is_empty() {
+        node.output.first().cloned().unwrap_or_default()
+    } else {
+        node.name.clone()
+    }
+}
+
+/// The node indices in an order where each comes after the producers of its inputs (the
+/// file's order among nodes that are free to go first), after checking that every tensor is
+/// defined once — by the graph input, an initializer or one node output — and that no cycle
+/// exists.
 pub fn topological(
-    nodes: Vec<Node>,
+    nodes: &[NodeProto],
     input: &str,
     initializers: &HashSet<&str>,
-) -> Result<Vec<Node>> {
+) -> Result<Vec<usize>> {
+    let error = |node: &NodeProto, reason: String| ModelError::BadNode {
+        node: display_name(node),
+        op: node.op_type.clone(),
+        reason,
+    };
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        for output in node.outputs.iter().filter(|o| !o.is_empty()) {
+        if node.output.first().is_none_or(|o| o.is_empty()) {
+            return Err(error(node, "the node has no output".into()));
+        }
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
             if output == input || initializers.contains(output.as_str()) {
-                return Err(node.error(format!(
-                    "its output `{output}` shadows the graph input or an initializer of that name"
-                )));
+                return Err(error(
+                    node,
+                    format!(
+                        "its output `{output}` shadows the graph input or an initializer of that name"
+                    ),
+                ));
             }
             if producer.insert(output, i).is_some() {
-                return Err(node.error(format!(
-                    "its output `{output}` is also written by another node"
-                )));
+                return Err(error(
+                    node,
+                    format!("its output `{output}` is also written by another node"),
+                ));
             }
         }
     }
@@ -62,7 +86,7 @@ pub fn topological(
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         let mut seen = HashSet::new();
-        for name in node.inputs.iter().filter(|n| !n.is_empty()) {
+        for name in node.input.iter().filter(|n| !n.is_empty()) {
             match producer.get(name.as_str()) {
                 Some(&p) if seen.insert(p) => {
                     waiting[i] += 1;
@@ -71,7 +95,10 @@ pub fn topological(
                 Some(_) => {}
                 None if name == input || initializers.contains(name.as_str()) => {}
                 None => {
-                    return Err(node.error(format!("input `{name}` is produced by no node")));
+                    return Err(error(
+                        node,
+                        format!("input `{name}` is produced by no node"),
+                    ));
                 }
             }
         }
@@ -92,13 +119,10 @@ pub fn topological(
         }
     }
     if let Some(stuck) = (0..nodes.len()).find(|&i| waiting[i] > 0) {
-        return Err(
-            nodes[stuck].error("it is part of a cycle: its inputs depend on its output".into())
-        );
+        return Err(error(
+            &nodes[stuck],
+            "it is part of a cycle: its inputs depend on its output".into(),
+        ));
     }
-    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-    Ok(order
-        .into_iter()
-        .map(|i| slots[i].take().expect("each node once"))
-        .collect())
+    Ok(order)
 }

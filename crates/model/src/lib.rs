@@ -19,22 +19,28 @@
 #![warn(missing_docs)]
 
 mod error;
-mod eval;
 mod graph;
 mod infer;
+mod layout;
+mod load;
 mod manifest;
 mod memory;
 mod model;
 mod names;
 mod onnx_file;
 mod ops;
+mod run;
+mod unsupported;
 mod value;
 mod visual;
 
 pub use error::{ModelError, Result};
+pub use layout::Layout;
 pub use manifest::{Manifest, Normalization};
 pub use memory::default_memory_limit;
-pub use model::{LayerInfo, NodeStats, OnnxModel};
+pub use model::{LayerInfo, OnnxModel};
 pub use names::nearest;
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};
 pub use ops::SUPPORTED_OPS;
+pub use run::NodeStats;
+pub use unsupported::{UnsupportedOp, UnsupportedReport};

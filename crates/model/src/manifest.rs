@@ -6,6 +6,7 @@ use burn::tensor::{Tensor, TensorData};
 use serde::Deserialize;
 
 use crate::error::{ModelError, Result};
+use crate::layout::Layout;
 use excite_core::files::{read_limited, resolve_inside};
 
 /// The largest label file read.
@@ -53,16 +54,27 @@ impl Normalization {
     }
 }
 
-/// What a bundled model needs besides its weights.
+/// What a model needs besides its weights, from `x.toml` beside `x.onnx`. Every field is
+/// optional; what is absent comes from the graph (declared input size and layout, first
+/// output) or is the identity (normalisation).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// A human-readable name.
+    #[serde(default)]
     pub name: String,
     /// The ONNX file, relative to the manifest (informational: the model is the file loaded).
+    #[serde(default)]
     pub onnx: PathBuf,
-    /// The square input size the model was trained at.
-    pub input_size: usize,
-    /// The input normalisation.
+    /// The square input size the model was trained at: the default render and classify size
+    /// (else the graph's declared static size).
+    pub input_size: Option<usize>,
+    /// The input's axis order, `"nchw"` or `"nhwc"` (else guessed from the declared shape).
+    pub layout: Option<Layout>,
+    /// The graph output that holds the class logits (else the graph's first output).
+    pub output: Option<String>,
+    /// The input normalisation (else none: the model takes pixels in `[0, 1]`).
+    #[serde(default = "Normalization::identity")]
     pub normalization: Normalization,
     /// The class label file (one label a line), relative to the manifest.
     pub labels: Option<PathBuf>,
@@ -99,11 +111,10 @@ impl Manifest {
     /// standard deviations.
     fn check(&self) -> std::result::Result<(), String> {
         let n = &self.normalization;
-        if !(1..=8192).contains(&self.input_size) {
-            Err(format!(
-                "input_size must be in 1..=8192, got {}",
-                self.input_size
-            ))
+        if let Some(size) = self.input_size
+            && !(1..=8192).contains(&size)
+        {
+            Err(format!("input_size must be in 1..=8192, got {size}"))
         } else if n.mean.iter().any(|m| !m.is_finite()) {
             Err(format!(
                 "normalization.mean must be finite, got {:?}",

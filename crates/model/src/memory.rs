@@ -1,12 +1,7 @@
 //! How much memory a render will take, known before the work starts.
 
-use burn::tensor::Tensor;
-
 use crate::error::{ModelError, Result};
 use crate::model::OnnxModel;
-
-/// The side of the probe image whose activations are measured and scaled up.
-const PROBE_SIDE: usize = 32;
 
 /// Bytes kept per activation value during a render: the value itself, its gradient, and the
 /// backend's working copies (measured peaks of renders stay below this).
@@ -15,21 +10,18 @@ const BYTES_PER_VALUE: u64 = 4 * 4;
 impl OnnxModel {
     /// An estimate, in bytes, of the peak memory of a render whose objective reads `layers`,
     /// with `batch` images of `size` (height, width) pixels: every node output the forward pass
-    /// keeps for the backward pass, measured on one small probe image and scaled by area and
-    /// batch (a CNN's activations grow with the image's area), times the copies a step holds.
+    /// keeps for the backward pass, from static shape inference at that size (nothing runs),
+    /// times the copies a step holds. A size the model cannot take is the error.
     pub fn estimate_memory(&self, layers: &[&str], batch: usize, size: [usize; 2]) -> Result<u64> {
         let plan = self.plan(layers)?;
-        let probe = size.map(|s| s.clamp(1, PROBE_SIDE));
-        let channels = self.input_shape().get(1).copied().flatten().unwrap_or(3);
-        let input = Tensor::<4>::zeros([1, channels, probe[0], probe[1]], self.device());
-        let names: Vec<&str> = plan.iter().map(|&i| self.node_name(i)).collect();
-        let values = self.run(self.normalization().apply(input), &names)?;
-        let probe_values: u64 = values
+        let shapes = self.shapes_at(size)?;
+        let values: u64 = plan
             .iter()
-            .map(|v| v.shape().iter().map(|&d| d as u64).product::<u64>())
+            .flat_map(|&i| &self.nodes[i].outputs)
+            .filter_map(|name| shapes.get(name))
+            .map(|shape| shape.iter().map(|&d| d as u64).product::<u64>())
             .sum();
-        let scale = (size[0] as f64 * size[1] as f64) / (probe[0] * probe[1]) as f64;
-        let bytes = probe_values as f64 * scale * batch as f64 * BYTES_PER_VALUE as f64;
+        let bytes = values as f64 * batch as f64 * BYTES_PER_VALUE as f64;
         Ok(bytes.min(u64::MAX as f64) as u64)
     }
 

@@ -20,6 +20,9 @@ const FLOAT: i32 = 1;
 const INT32: i32 = 6;
 const INT64: i32 = 7;
 const DOUBLE: i32 = 11;
+const UINT8: i32 = 2;
+const INT8: i32 = 3;
+const BOOL: i32 = 9;
 /// ONNX `TensorProto.DataLocation.EXTERNAL`.
 const DATA_LOCATION_EXTERNAL: i32 = 1;
 
@@ -63,16 +66,6 @@ pub enum RawTensor {
     Int(Vec<usize>, Vec<i64>),
 }
 
-impl RawTensor {
-    /// The integer values, when the tensor holds integers.
-    pub fn ints(&self) -> Option<&[i64]> {
-        match self {
-            RawTensor::Int(_, v) => Some(v),
-            RawTensor::Float(..) => None,
-        }
-    }
-}
-
 /// Decodes a `TensorProto` (inline data; `base_dir` resolves external data).
 pub fn read_tensor(
     t: &TensorProto,
@@ -99,6 +92,7 @@ pub fn read_tensor(
     let external;
     let raw: &[u8] = if t.data_location.value() == DATA_LOCATION_EXTERNAL {
         let width = match t.data_type {
+            UINT8 | INT8 | BOOL => 1,
             FLOAT | INT32 => 4,
             DOUBLE | INT64 => 8,
             _ => 0,
@@ -186,8 +180,20 @@ fn decode(
             check(values.len())?;
             Ok(RawTensor::Int(shape, values))
         }
+        UINT8 | BOOL | INT8 => {
+            // Bytes in raw data; int32_data otherwise (the ONNX rule for small integer types).
+            let values: Vec<i64> = if raw.is_empty() {
+                t.int32_data.iter().map(|&v| i64::from(v)).collect()
+            } else if t.data_type == INT8 {
+                raw.iter().map(|&b| i64::from(b as i8)).collect()
+            } else {
+                raw.iter().map(|&b| i64::from(b)).collect()
+            };
+            check(values.len())?;
+            Ok(RawTensor::Int(shape, values))
+        }
         other => Err(format!(
-            "tensor `{}` has ONNX data type {other}; only float, double, int32 and int64 are supported",
+            "tensor `{}` has ONNX data type {other}; only float, double and integer types are supported",
             t.name
         )),
     }
@@ -280,6 +286,16 @@ impl<'a> Attributes<'a> {
     /// An integer-list attribute, if present.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
         self.find(name).map(|a| a.ints.clone())
+    }
+
+    /// A float-list attribute, if present.
+    pub fn floats(&self, name: &str) -> Option<Vec<f32>> {
+        self.find(name).map(|a| a.floats.clone())
+    }
+
+    /// Whether the attribute is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
     }
 
     /// A string attribute, or `default`.

@@ -116,16 +116,31 @@ fn empty_graph() {
 }
 
 #[test]
-fn unsupported_op_is_named_with_node_and_opset() {
+fn unsupported_ops_fail_late_and_are_listed_at_once() {
     let m = model(
-        vec![node("Relu", "r", &["x"]), node("Einsum", "mix", &["r"])],
+        vec![
+            node("Relu", "r", &["x"]),
+            node("Einsum", "mix", &["r"]),
+            node("Einsum", "mix2", &["mix"]),
+            node("Hardmax", "hard", &["r"]),
+        ],
         vec![],
     );
-    let err = load(&save(&m, "einsum.onnx")).unwrap_err();
+    let loaded = load(&save(&m, "einsum.onnx")).unwrap();
+    let report = loaded.unsupported().to_string();
+    assert!(
+        report.contains("Einsum (opset 17) x2: nodes `mix`, `mix2`")
+            && report.contains("Hardmax (opset 17) x1: node `hard`"),
+        "{report}"
+    );
+    // A layer before the unsupported ops runs; one after them names the first it needs.
+    let x = Tensor::<4>::zeros([1, 3, 8, 8], &Device::flex());
+    loaded.forward_to(x.clone(), &["r"]).unwrap();
+    let err = loaded.forward_to(x, &["mix2"]).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ModelError::UnsupportedOp { .. }), "{text}");
     assert!(
-        text.contains("`Einsum`") && text.contains("`mix`") && text.contains("opset 17"),
+        text.contains("`mix2` needs node `mix`") && text.contains("Hardmax"),
         "{text}"
     );
     assert!(

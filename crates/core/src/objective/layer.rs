@@ -39,10 +39,19 @@ pub fn channel(layer: &str, channel: usize) -> Objective {
     channel_mean(layer, channel, format!("{layer}:{channel}"))
 }
 
+/// The layer name that stands for the model's logits output (the ONNX model's manifest
+/// `output`, else its first graph output).
+pub const OUTPUT: &str = "@output";
+
 /// Class `class` of the logits layer `layer` (or any unit of a `[N, K]` layer): its mean over
-/// the batch, as [`channel`] computes it. Text: `logit:LAYER:K` (`logit:K` for `logits`).
+/// the batch, as [`channel`] computes it. Text: `logit:LAYER:K` (`logit:K` for [`OUTPUT`]).
 pub fn logit(layer: &str, class: usize) -> Objective {
-    channel_mean(layer, class, format!("logit:{layer}:{class}"))
+    let description = if layer == OUTPUT {
+        format!("logit:{class}")
+    } else {
+        format!("logit:{layer}:{class}")
+    };
+    channel_mean(layer, class, description)
 }
 
 fn channel_mean(layer: &str, channel: usize, description: String) -> Objective {

@@ -32,7 +32,9 @@ use crate::error::{Error, Result};
 use crate::model::VisualModel;
 
 pub use image::{blur, l1, total_variation};
-pub use layer::{channel, channels_per_image, deepdream, direction, diversity, logit, neuron};
+pub use layer::{
+    OUTPUT, channel, channels_per_image, deepdream, direction, diversity, logit, neuron,
+};
 
 /// The closure of one term: the activations to a one-element tensor.
 type EvalFn = dyn Fn(&Activations) -> Result<Tensor<1>> + Send + Sync;

@@ -3,7 +3,8 @@
 //!
 //! - `LAYER:C` — mean of channel C ([`channel`])
 //! - `neuron:LAYER:C` or `neuron:LAYER:C@X,Y` — one unit, the centre by default ([`neuron`])
-//! - `logit:K` or `logit:LAYER:K` — class K of `logits` or of LAYER ([`logit`])
+//! - `logit:K` or `logit:LAYER:K` — class K of the model's logits output ([`OUTPUT`]) or of
+//!   LAYER ([`logit`])
 //! - `deepdream:LAYER` — mean squared activation of a layer ([`deepdream`])
 //! - `diversity:LAYER` — batch diversity ([`diversity`])
 //! - `l1`, `total_variation`, `blur` — image penalties, written with `-` ([`l1`] at 0.5,
@@ -11,13 +12,16 @@
 //!
 //! Terms join with `+` and `-`, each with an optional `K*` factor:
 //! `blocks.5:12 + 0.5*diversity:blocks.5 - 0.05*total_variation`. Terms split at every `+` and
-//! at a `-` that follows a space, so layer names may hold dashes.
+//! at a `-` that follows a space, so layer names may hold dashes. The index of a term is the
+//! number after the *last* colon, so layer names may hold colons too (TensorFlow's
+//! `block5_conv3/Relu:0:12` is channel 12 of `block5_conv3/Relu:0`); a name may also be written
+//! in double quotes.
 
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::objective::{
-    Objective, blur, channel, deepdream, diversity, l1, logit, neuron, total_variation,
+    OUTPUT, Objective, blur, channel, deepdream, diversity, l1, logit, neuron, total_variation,
 };
 
 impl FromStr for Objective {
@@ -50,6 +54,16 @@ fn parse(spec: &str) -> Result<Objective> {
         .expect("at least one term")
 }
 
+/// A layer name without the double quotes that may surround it (`"a:b":3`).
+fn unquote(layer: &str) -> String {
+    let layer = layer.trim();
+    layer
+        .strip_prefix('"')
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or(layer)
+        .to_string()
+}
+
 fn bad(spec: &str, reason: &str) -> Error {
     Error::Invalid(format!("cannot parse objective `{spec}`: {reason}"))
 }
@@ -72,25 +86,44 @@ fn parse_term(spec: &str, term: &str) -> Result<Objective> {
     if body.is_empty() {
         return Err(bad(spec, "empty term"));
     }
-    let objective = match body.split(':').collect::<Vec<_>>().as_slice() {
-        ["l1"] => l1(0.5),
-        ["total_variation"] => total_variation(),
-        ["blur"] => blur(),
-        ["logit", k] => logit("logits", number(k)?),
-        ["logit", layer, k] => logit(layer, number(k)?),
-        ["deepdream", layer] => deepdream(layer),
-        ["diversity", layer] => diversity(layer),
-        ["neuron", layer, rest] => match rest.split_once('@') {
-            None => neuron(layer, number(rest)?, None),
-            Some((c, pos)) => {
-                let (x, y) = pos
-                    .split_once(',')
-                    .ok_or_else(|| bad(spec, "a position is X,Y"))?;
-                neuron(layer, number(c)?, Some((number(x)?, number(y)?)))
-            }
-        },
-        [layer, c] => channel(layer, number(c)?),
-        _ => return Err(bad(spec, &format!("unknown term `{body}`"))),
+    let split_last = |s: &str| -> Result<(String, usize)> {
+        let (layer, n) = s
+            .rsplit_once(':')
+            .ok_or_else(|| bad(spec, &format!("`{s}` needs LAYER:INDEX")))?;
+        if layer.is_empty() {
+            return Err(bad(spec, "empty layer name"));
+        }
+        Ok((unquote(layer), number(n)?))
+    };
+    let objective = match body.split_once(':') {
+        None if body == "l1" => l1(0.5),
+        None if body == "total_variation" => total_variation(),
+        None if body == "blur" => blur(),
+        None => return Err(bad(spec, &format!("unknown term `{body}`"))),
+        Some(("logit", k)) if !k.contains(':') => logit(OUTPUT, number(k)?),
+        Some(("logit", rest)) => {
+            let (layer, k) = split_last(rest)?;
+            logit(&layer, k)
+        }
+        Some(("deepdream", layer)) => deepdream(&unquote(layer)),
+        Some(("diversity", layer)) => diversity(&unquote(layer)),
+        Some(("neuron", rest)) => {
+            let (unit, position) = match rest.rsplit_once('@') {
+                Some((unit, pos)) if !pos.contains(':') => {
+                    let (x, y) = pos
+                        .split_once(',')
+                        .ok_or_else(|| bad(spec, "a position is X,Y"))?;
+                    (unit, Some((number(x)?, number(y)?)))
+                }
+                _ => (rest, None),
+            };
+            let (layer, c) = split_last(unit)?;
+            neuron(&layer, c, position)
+        }
+        Some(_) => {
+            let (layer, c) = split_last(body)?;
+            channel(&layer, c)
+        }
     };
     Ok(if factor == 1.0 {
         objective
@@ -118,8 +151,17 @@ mod tests {
         let n = parse("neuron:head.relu6:7@3,4").unwrap();
         assert_eq!(n.to_string(), "neuron:head.relu6:7@3,4");
         let logits = parse("logit:282").unwrap();
-        assert_eq!(logits.layers(), ["logits".to_string()]);
-        assert_eq!(logits.to_string(), "logit:logits:282");
+        assert_eq!(logits.layers(), [OUTPUT.to_string()]);
+        assert_eq!(logits.to_string(), "logit:282");
+        let tf = parse("block5_conv3/Relu:0:12 + neuron:a:b:0:3@1,2 + \"x:1\":4").unwrap();
+        assert_eq!(
+            tf.layers(),
+            [
+                "block5_conv3/Relu:0".to_string(),
+                "a:b:0".to_string(),
+                "x:1".to_string()
+            ]
+        );
     }
 
     #[test]
@@ -129,6 +171,9 @@ mod tests {
             "neuron:a:2",
             "neuron:a:2@3,4",
             "logit:out:5",
+            "logit:5",
+            "a/b:0:3",
+            "neuron:a/b:0:2@3,4",
             "deepdream:a",
             "diversity:a",
             "l1",
@@ -156,7 +201,16 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for spec in ["", "blocks.5:x", "a:b:c:d", "2*", "tv", "x*a:1"] {
+        for spec in [
+            "",
+            "blocks.5:x",
+            "a:b:c:d",
+            "2*",
+            "tv",
+            "x*a:1",
+            ":3",
+            "logit:",
+        ] {
             assert!(parse(spec).is_err(), "{spec}");
         }
     }

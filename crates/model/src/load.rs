@@ -1,0 +1,323 @@
+//! Building a model from decoded ONNX: parse each node through the op table in graph order,
+//! fold every node whose operands are all constant (as onnxruntime's graph optimizer does),
+//! and infer the shapes and layouts of what is left.
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use burn::tensor::Device;
+use excite_core::error::panic_text;
+use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
+
+use crate::error::{ModelError, Result};
+use crate::graph::{Node, display_name, topological};
+use crate::infer::{Inferred, infer_graph, infer_node};
+use crate::layout::Layout;
+use crate::manifest::Normalization;
+use crate::model::{LayerInfo, OnnxModel};
+use crate::onnx_file::{Attributes, read_tensor};
+use crate::ops::to_value;
+use crate::ops::{Args, Ctx, Kernel, parse};
+use crate::unsupported::UnsupportedReport;
+use crate::value::{Meta, Value};
+
+/// The largest image side a model may declare (far above any CNN's input).
+const MAX_INPUT_SIDE: usize = 4096;
+
+/// The side taken for a dynamic spatial axis when nothing else says.
+pub const DEFAULT_SIDE: usize = 224;
+
+impl OnnxModel {
+    /// Builds a model from decoded ONNX; `base_dir` resolves external-data files. No manifest
+    /// is read: the normalisation is the identity until [`OnnxModel::with_normalization`], the
+    /// layout is guessed from the declared input shape.
+    pub fn from_proto(
+        proto: &ModelProto,
+        base_dir: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::build(proto, base_dir, device, None)
+    }
+
+    /// [`OnnxModel::from_proto`] with the input layout given (by a manifest).
+    pub(crate) fn build(
+        proto: &ModelProto,
+        base_dir: Option<&Path>,
+        device: &Device,
+        layout: Option<Layout>,
+    ) -> Result<Self> {
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| ModelError::Invalid("the file holds no graph".into()))?;
+        if graph.node.is_empty() {
+            return Err(ModelError::Invalid("the graph has no nodes".into()));
+        }
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map_or(1, |o| o.version);
+        let mut constants: HashMap<String, Value> = HashMap::new();
+        for init in &graph.initializer {
+            let raw = read_tensor(init, base_dir).map_err(ModelError::Invalid)?;
+            constants.insert(init.name.clone(), to_value(raw, device));
+        }
+        let input = graph
+            .input
+            .iter()
+            .find(|i| !constants.contains_key(&i.name))
+            .ok_or_else(|| ModelError::Invalid("the graph has no (non-constant) input".into()))?;
+        let initializers: HashSet<&str> =
+            graph.initializer.iter().map(|i| i.name.as_str()).collect();
+        let order = topological(&graph.node, &input.name, &initializers)?;
+        let mut nodes = Vec::new();
+        let mut unsupported = UnsupportedReport::default();
+        let mut folded = 0;
+        for i in order {
+            let node = parse_node(&graph.node[i], opset, &constants, device)?;
+            if node.kernel.is_none() {
+                unsupported.add(&node.op_type, opset, &node.name);
+            }
+            if let Some(outputs) = fold(&node, &constants)? {
+                folded += 1;
+                for (name, value) in node.outputs.iter().zip(outputs) {
+                    constants.insert(name.clone(), value);
+                }
+            } else {
+                nodes.push(node);
+            }
+        }
+        let used: HashSet<&str> = nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter().map(String::as_str))
+            .collect();
+        let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+        let weights: HashMap<String, Value> = constants
+            .into_iter()
+            .filter(|(name, _)| used.contains(name.as_str()) || output_names.contains(name))
+            .collect();
+        let input_shape = declared_input(input)?;
+        let input_layout = layout.unwrap_or_else(|| Layout::guess(&input_shape));
+        let probe = probe_shape(&input_shape, input_layout, None);
+        let inferred = infer_graph(
+            &nodes,
+            &weights,
+            (input.name.as_str(), Meta::Float(probe), input_layout),
+        )?;
+        let layers = layer_list(&nodes, &inferred);
+        Ok(Self {
+            producer: producers(&nodes),
+            nodes,
+            weights,
+            input_name: input.name.clone(),
+            input_shape,
+            input_layout,
+            output_names,
+            device: device.clone(),
+            normalization: Normalization::identity(),
+            manifest: None,
+            fingerprint: String::new(),
+            layers,
+            layouts: inferred
+                .known
+                .iter()
+                .filter_map(|(name, k)| k.layout.map(|l| (name.clone(), l)))
+                .collect(),
+            blocked: inferred.blocked,
+            unsupported,
+            folded,
+        })
+    }
+}
+
+/// Every tensor name with the index of the node that writes it.
+fn producers(nodes: &[Node]) -> HashMap<String, usize> {
+    nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| {
+            n.outputs
+                .iter()
+                .filter(|o| !o.is_empty())
+                .map(move |o| (o.clone(), i))
+        })
+        .collect()
+}
+
+/// The layers: every float tensor of rank 2 to 4 computed from the input's values, in graph order,
+/// with its shape as the objectives see it (NCHW).
+fn layer_list(nodes: &[Node], inferred: &Inferred) -> Vec<LayerInfo> {
+    let mut layers = Vec::new();
+    for node in nodes {
+        for name in &node.outputs {
+            let Some(known) = inferred.known.get(name) else {
+                continue;
+            };
+            let Meta::Float(shape) = &known.meta else {
+                continue;
+            };
+            if !known.from_input {
+                continue;
+            }
+            if !(2..=4).contains(&shape.len()) {
+                continue;
+            }
+            let shape = match known.layout {
+                Some(Layout::Nhwc) => vec![shape[0], shape[3], shape[1], shape[2]],
+                _ => shape.clone(),
+            };
+            layers.push(LayerInfo {
+                name: name.clone(),
+                op: node.op_type.clone(),
+                shape,
+                layout: known.layout.unwrap_or(Layout::Nchw),
+            });
+        }
+    }
+    layers
+}
+
+/// The input shape to infer with: one image of `size` (else the declared static size, dynamic
+/// axes taken as 224) with the declared channels (else three).
+pub(crate) fn probe_shape(
+    declared: &[Option<usize>],
+    layout: Layout,
+    size: Option<[usize; 2]>,
+) -> Vec<usize> {
+    let dim = |i: usize| declared.get(i).copied().flatten().unwrap_or(DEFAULT_SIDE);
+    let (h, w) = match (size, layout) {
+        (Some([h, w]), _) => (h, w),
+        (None, Layout::Nchw) => (dim(2), dim(3)),
+        (None, Layout::Nhwc) => (dim(1), dim(2)),
+    };
+    let channels = |i: usize| declared.get(i).copied().flatten().unwrap_or(3);
+    match layout {
+        Layout::Nchw => vec![1, channels(1), h, w],
+        Layout::Nhwc => vec![1, h, w, channels(3)],
+    }
+}
+
+/// Evaluates a node at load when every operand is a constant: its outputs, or `None` when
+/// it reads the input (or is unsupported). A failure names the node.
+fn fold(node: &Node, constants: &HashMap<String, Value>) -> Result<Option<Vec<Value>>> {
+    let Some(kernel) = &node.kernel else {
+        return Ok(None);
+    };
+    let given: Vec<&String> = node.inputs.iter().filter(|n| !n.is_empty()).collect();
+    if !kernel.foldable()
+        || (given.is_empty() && node.op_type != "Constant")
+        || !given.iter().all(|n| constants.contains_key(n.as_str()))
+    {
+        return Ok(None);
+    }
+    let values: Vec<Option<&Value>> = node
+        .inputs
+        .iter()
+        .map(|n| constants.get(n.as_str()))
+        .collect();
+    evaluate(node, kernel.as_ref(), &values).map(Some)
+}
+
+/// Runs a kernel after its shape rule has checked the operands; a panic in the backend
+/// becomes an error naming the node.
+pub(crate) fn evaluate(
+    node: &Node,
+    kernel: &dyn Kernel,
+    inputs: &[Option<&Value>],
+) -> Result<Vec<Value>> {
+    let metas: Vec<Option<Meta>> = inputs.iter().map(|v| v.map(Meta::of)).collect();
+    let metas: Vec<Option<&Meta>> = metas.iter().map(Option::as_ref).collect();
+    let outcome = match infer_node(kernel, &metas) {
+        Err(reason) => Ok(Err(reason)),
+        Ok(_) => catch_unwind(AssertUnwindSafe(|| kernel.eval(&Args::new(inputs)))),
+    };
+    match outcome {
+        Ok(Ok(values)) => Ok(values),
+        Ok(Err(reason)) => Err(node.error(reason)),
+        Err(panic) => Err(node.error(format!("the backend failed: {}", panic_text(&*panic)))),
+    }
+}
+
+/// Parses one node through the op table; an op outside it (or outside the default domain)
+/// gives a node without kernel.
+fn parse_node(
+    proto: &NodeProto,
+    opset: i64,
+    constants: &HashMap<String, Value>,
+    device: &Device,
+) -> Result<Node> {
+    let name = display_name(proto);
+    let default_domain = proto.domain.is_empty() || proto.domain == "ai.onnx";
+    let op_type = if default_domain {
+        proto.op_type.clone()
+    } else {
+        format!("{}::{}", proto.domain, proto.op_type)
+    };
+    let kernel = if default_domain {
+        let ctx = Ctx {
+            node: proto,
+            attrs: Attributes::of(proto),
+            opset,
+            constants,
+            device,
+        };
+        match parse(&ctx) {
+            Some(Ok(kernel)) => Some(kernel),
+            Some(Err(reason)) => {
+                return Err(ModelError::BadNode {
+                    node: name,
+                    op: op_type,
+                    reason,
+                });
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(Node {
+        name,
+        op_type,
+        inputs: proto.input.clone(),
+        outputs: proto.output.clone(),
+        kernel,
+    })
+}
+
+/// The declared shape of the graph input (`None` for a dynamic axis), checked to be an image
+/// batch: rank 4 (or no shape at all), axes of a plausible size.
+fn declared_input(input: &ValueInfoProto) -> Result<Vec<Option<usize>>> {
+    let (name, shape) = (&input.name, declared_shape(input));
+    if input.type_.tensor_type().shape.is_some() && shape.len() != 4 {
+        return Err(ModelError::Invalid(format!(
+            "the input `{name}` has rank {}; images are rank 4 (NCHW or NHWC)",
+            shape.len()
+        )));
+    }
+    if let Some(side) = shape.iter().flatten().find(|&&d| d > MAX_INPUT_SIDE) {
+        return Err(ModelError::Invalid(format!(
+            "the input `{name}` declares an axis of {side}, above the supported {MAX_INPUT_SIDE}"
+        )));
+    }
+    Ok(shape)
+}
+
+/// The declared shape of a graph input (`None` for a dynamic or non-positive axis).
+fn declared_shape(input: &ValueInfoProto) -> Vec<Option<usize>> {
+    input
+        .type_
+        .tensor_type()
+        .shape
+        .dim
+        .iter()
+        .map(|d| {
+            if d.has_dim_value() {
+                usize::try_from(d.dim_value()).ok().filter(|&v| v > 0)
+            } else {
+                None
+            }
+        })
+        .collect()
+}

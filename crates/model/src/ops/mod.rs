@@ -1,0 +1,244 @@
+//! The operator table. Each ONNX operator is one entry of [`TABLE`]: its name and the function
+//! that parses a node into a [`Kernel`], which infers the output shapes (checking the
+//! operands) and evaluates on Burn tensors. The operators live in one file per family, each
+//! function with its ONNX specification link.
+
+use std::fmt::Debug;
+use std::sync::LazyLock;
+
+mod activation;
+mod args;
+mod conv;
+mod elementwise;
+mod host;
+mod matmul;
+mod norm;
+mod pad;
+mod pool;
+mod reduce;
+mod resize;
+mod shape;
+mod window;
+
+pub use args::{Args, Ctx, normalize_axis};
+pub use shape::to_value;
+pub use window::Window;
+
+use crate::layout::Layout;
+use crate::value::{Meta, Value};
+
+/// What each output is: one entry per node output.
+pub type Outputs<T> = Result<Vec<T>, String>;
+
+/// A parsed operator.
+pub trait Kernel: Debug + Send + Sync {
+    /// The outputs' shapes (and, for integer outputs, values) from what is known of the
+    /// operands, checking that they fit: the load-time shape check, and the guard run before
+    /// each evaluation, so that no malformed operand reaches the backend.
+    fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta>;
+
+    /// The outputs on the operands' values.
+    fn eval(&self, x: &Args<'_, Value>) -> Outputs<Value>;
+
+    /// Multiply-add work (two per multiply-add) of convolutions and matrix products; zero
+    /// for the memory-bound rest.
+    fn flops(&self, x: &Args<'_, Value>, output: &Value) -> u64 {
+        let _ = (x, output);
+        0
+    }
+
+    /// The layout of a 4-D output from the layouts of the operands (`None` for constants):
+    /// by default that of the first operand that has one.
+    fn layout(&self, inputs: &[Option<Layout>]) -> Layout {
+        inputs
+            .iter()
+            .flatten()
+            .next()
+            .copied()
+            .unwrap_or(Layout::Nchw)
+    }
+
+    /// Whether the op may run at load on constant operands (all but the stateless random ones
+    /// — none here — may).
+    fn foldable(&self) -> bool {
+        true
+    }
+}
+
+/// Parses a node of one op type into its kernel.
+pub type Parse = fn(&Ctx) -> Result<Box<dyn Kernel>, String>;
+
+/// One operator: its ONNX op type and its parser.
+pub struct Entry {
+    /// The ONNX op type (default domain).
+    pub op: &'static str,
+    /// The parser.
+    pub parse: Parse,
+}
+
+const fn entry(op: &'static str, parse: Parse) -> Entry {
+    Entry { op, parse }
+}
+
+/// Every supported operator, by op type.
+pub const TABLE: &[Entry] = &[
+    entry("Abs", activation::abs),
+    entry("Add", elementwise::add),
+    entry("AveragePool", pool::average_pool),
+    entry("BatchNormalization", norm::batch_norm),
+    entry("Cast", shape::cast),
+    entry("Ceil", activation::ceil),
+    entry("Celu", activation::celu),
+    entry("Clip", activation::clip),
+    entry("Concat", shape::concat),
+    entry("Constant", shape::constant),
+    entry("ConstantOfShape", shape::constant_of_shape),
+    entry("Conv", conv::conv),
+    entry("Div", elementwise::div),
+    entry("Dropout", shape::identity),
+    entry("Elu", activation::elu),
+    entry("Equal", elementwise::equal),
+    entry("Erf", activation::erf),
+    entry("Exp", activation::exp),
+    entry("Expand", shape::expand),
+    entry("Flatten", shape::flatten),
+    entry("Floor", activation::floor),
+    entry("Gather", shape::gather),
+    entry("Gelu", activation::gelu),
+    entry("Gemm", matmul::gemm),
+    entry("GlobalAveragePool", pool::global_average_pool),
+    entry("GlobalMaxPool", pool::global_max_pool),
+    entry("Greater", elementwise::greater),
+    entry("HardSigmoid", activation::hard_sigmoid),
+    entry("HardSwish", activation::hard_swish),
+    entry("Identity", shape::identity),
+    entry("InstanceNormalization", norm::instance_norm),
+    entry("LRN", norm::lrn),
+    entry("LayerNormalization", norm::layer_norm),
+    entry("LeakyRelu", activation::leaky_relu),
+    entry("Less", elementwise::less),
+    entry("Log", activation::log),
+    entry("LogSoftmax", reduce::log_softmax),
+    entry("MatMul", matmul::matmul),
+    entry("Max", elementwise::max),
+    entry("MaxPool", pool::max_pool),
+    entry("Mean", elementwise::mean),
+    entry("Min", elementwise::min),
+    entry("Mish", activation::mish),
+    entry("Mul", elementwise::mul),
+    entry("Neg", activation::neg),
+    entry("Not", elementwise::not),
+    entry("PRelu", elementwise::prelu),
+    entry("Pad", pad::pad),
+    entry("Pow", elementwise::pow),
+    entry("Range", shape::range),
+    entry("Reciprocal", activation::reciprocal),
+    entry("ReduceL2", reduce::reduce_l2),
+    entry("ReduceMax", reduce::reduce_max),
+    entry("ReduceMean", reduce::reduce_mean),
+    entry("ReduceMin", reduce::reduce_min),
+    entry("ReduceProd", reduce::reduce_prod),
+    entry("ReduceSum", reduce::reduce_sum),
+    entry("ReduceSumSquare", reduce::reduce_sum_square),
+    entry("Relu", activation::relu),
+    entry("Reshape", shape::reshape),
+    entry("Resize", resize::resize),
+    entry("Selu", activation::selu),
+    entry("Shape", shape::shape),
+    entry("Sigmoid", activation::sigmoid),
+    entry("Sign", activation::sign),
+    entry("Size", shape::size),
+    entry("Slice", shape::slice),
+    entry("Softmax", reduce::softmax),
+    entry("Softplus", activation::softplus),
+    entry("Softsign", activation::softsign),
+    entry("Split", shape::split),
+    entry("Sqrt", activation::sqrt),
+    entry("Squeeze", shape::squeeze),
+    entry("Sub", elementwise::sub),
+    entry("Sum", elementwise::sum),
+    entry("Tanh", activation::tanh),
+    entry("Tile", shape::tile),
+    entry("Transpose", shape::transpose),
+    entry("Unsqueeze", shape::unsqueeze),
+    entry("Upsample", resize::upsample),
+    entry("Where", elementwise::where_),
+];
+
+/// The names of the supported operators, from [`TABLE`].
+pub static SUPPORTED_OPS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| TABLE.iter().map(|e| e.op).collect());
+
+/// The kernel of a node, or `None` when its op type is not in [`TABLE`].
+pub fn parse(ctx: &Ctx) -> Option<Result<Box<dyn Kernel>, String>> {
+    TABLE
+        .iter()
+        .find(|e| e.op == ctx.node.op_type)
+        .map(|e| (e.parse)(ctx))
+}
+
+/// A single output.
+pub fn one<T>(value: T) -> Outputs<T> {
+    Ok(vec![value])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use burn::tensor::Device;
+    use onnx_ir::NodeProto;
+
+    use super::*;
+    use crate::onnx_file::Attributes;
+
+    #[test]
+    fn the_table_is_sorted_and_every_listed_op_parses() {
+        let names: Vec<&str> = TABLE.iter().map(|e| e.op).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "one entry per op, in byte order");
+        let device = Device::flex();
+        let constants = HashMap::new();
+        for name in names {
+            let mut node = NodeProto::new();
+            node.op_type = name.to_string();
+            node.input = vec!["x".into(), "y".into(), "z".into()];
+            node.output = vec!["out".into()];
+            let ints = |attr: &str, values: Vec<i64>| onnx_ir::AttributeProto {
+                name: attr.into(),
+                type_: onnx_ir::AttributeType::INTS.into(),
+                ints: values,
+                ..Default::default()
+            };
+            let int = |attr: &str, value: i64| onnx_ir::AttributeProto {
+                name: attr.into(),
+                type_: onnx_ir::AttributeType::INT.into(),
+                i: value,
+                ..Default::default()
+            };
+            match name {
+                "MaxPool" | "AveragePool" => node.attribute.push(ints("kernel_shape", vec![2, 2])),
+                "LRN" => node.attribute.push(int("size", 3)),
+                _ => {}
+            }
+            if name == "Constant" {
+                continue; // needs a value; parsed in the tests of `shape`
+            }
+            let ctx = Ctx {
+                node: &node,
+                attrs: Attributes::of(&node),
+                opset: 17,
+                constants: &constants,
+                device: &device,
+            };
+            let parsed = parse(&ctx).expect("in the table");
+            // Some ops need constant operands (BatchNormalization's statistics, Clip's
+            // bounds): given others, they say so.
+            if let Err(reason) = parsed {
+                assert!(reason.contains("constant"), "{name}: {reason}");
+            }
+        }
+    }
+}
