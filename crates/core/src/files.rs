@@ -110,8 +110,9 @@ pub fn safe_component(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("excite-files-{}", std::process::id()));
+    /// A fresh folder of this test's own (tests run in parallel threads of one process).
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("excite-files-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("model")).unwrap();
         dir
@@ -119,7 +120,7 @@ mod tests {
 
     #[test]
     fn only_regular_files_inside_the_folder_resolve() {
-        let root = scratch();
+        let root = scratch("resolve");
         let dir = root.join("model");
         std::fs::write(dir.join("weights.bin"), b"ok").unwrap();
         std::fs::write(root.join("secret.txt"), b"no").unwrap();
@@ -147,7 +148,7 @@ mod tests {
 
     #[test]
     fn reads_are_bounded_and_regular() {
-        let root = scratch();
+        let root = scratch("read");
         let file = root.join("labels.txt");
         std::fs::write(&file, b"a\nb\n").unwrap();
         assert_eq!(read_limited(&file, 4).unwrap(), b"a\nb\n");

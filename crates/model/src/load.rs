@@ -107,6 +107,23 @@ impl OnnxModel {
             (input.name.as_str(), Meta::Float(probe), input_layout),
         )?;
         let layers = layer_list(&nodes, &inferred);
+        let fits = |shape: Vec<usize>| {
+            infer_graph(
+                &nodes,
+                &weights,
+                (input.name.as_str(), Meta::Float(shape), input_layout),
+            )
+            .is_ok()
+        };
+        let declared = probe_shape(&input_shape, input_layout, None);
+        let [h, w] = spatial(&declared, input_layout);
+        let fixed_size = (!fits(probe_shape(
+            &input_shape,
+            input_layout,
+            Some([h + 8, w + 8]),
+        )))
+        .then_some([h, w]);
+        let single_image = !fits([vec![2], declared[1..].to_vec()].concat());
         Ok(Self {
             producer: producers(&nodes),
             nodes,
@@ -128,6 +145,8 @@ impl OnnxModel {
             blocked: inferred.blocked,
             unsupported,
             folded,
+            fixed_size,
+            single_image,
         })
     }
 }
@@ -196,6 +215,14 @@ pub(crate) fn probe_shape(
     match layout {
         Layout::Nchw => vec![1, channels(1), h, w],
         Layout::Nhwc => vec![1, h, w, channels(3)],
+    }
+}
+
+/// The height and width of an input shape in `layout`.
+fn spatial(shape: &[usize], layout: Layout) -> [usize; 2] {
+    match layout {
+        Layout::Nchw => [shape[2], shape[3]],
+        Layout::Nhwc => [shape[1], shape[2]],
     }
 }
 

@@ -14,7 +14,7 @@ impl OnnxModel {
     /// times the copies a step holds. A size the model cannot take is the error.
     pub fn estimate_memory(&self, layers: &[&str], batch: usize, size: [usize; 2]) -> Result<u64> {
         let plan = self.plan(layers)?;
-        let shapes = self.shapes_at(size)?;
+        let shapes = self.shapes_at(self.fixed_size().unwrap_or(size))?;
         let values: u64 = plan
             .iter()
             .flat_map(|&i| &self.nodes[i].outputs)

@@ -62,6 +62,12 @@ pub struct OnnxModel {
     pub(crate) unsupported: UnsupportedReport,
     /// How many nodes were computed at load.
     pub(crate) folded: usize,
+    /// The only spatial size the graph can take (height, width), when its shapes are baked
+    /// in (a static reshape after the convolutions).
+    pub(crate) fixed_size: Option<[usize; 2]>,
+    /// Whether the graph can take one image at a time only (a batch of one baked into a
+    /// reshape).
+    pub(crate) single_image: bool,
 }
 
 impl OnnxModel {
@@ -144,9 +150,13 @@ impl OnnxModel {
         }
     }
 
-    /// Checks that every node can take an image of `side` x `side`, by shape inference: the
-    /// error names the first node that cannot. Nothing runs.
+    /// Checks that images of `side` x `side` can be visualised: that every node can take
+    /// them, by shape inference (the error names the first node that cannot; nothing runs).
+    /// A model with a [fixed size](OnnxModel::fixed_size) takes any size, resampled to its own.
     pub fn check_input_size(&self, side: usize) -> Result<()> {
+        if self.fixed_size.is_some() {
+            return Ok(());
+        }
         self.shapes_at([side, side]).map(|_| ())
     }
 
@@ -177,6 +187,19 @@ impl OnnxModel {
                 Meta::Ints(_) => None,
             })
             .collect())
+    }
+
+    /// The only spatial size (height, width) the model can take, when the export baked its
+    /// shapes in; `None` when it takes any size. [`excite_core::VisualModel::activations`]
+    /// resamples images to this size.
+    pub fn fixed_size(&self) -> Option<[usize; 2]> {
+        self.fixed_size
+    }
+
+    /// Whether the export baked a batch of one into the graph: `forward_to` then runs a
+    /// batch one image at a time.
+    pub fn single_image(&self) -> bool {
+        self.single_image
     }
 
     /// The graph output that holds the logits: the manifest's `output`, else the first.
@@ -269,14 +292,24 @@ impl OnnxModel {
     }
 
     /// Runs the graph on `input` (NCHW, already normalised; a channels-last model gets it
-    /// transposed) and returns the named layers as NCHW tensors, computing only the nodes they
-    /// depend on. Channels-last activations come back channels first; layers of rank 2
+    /// transposed; a model that takes one image at a time gets them one by one) and returns
+    /// the named layers as NCHW tensors, computing only the nodes they depend on. Channels-last activations come back channels first; layers of rank 2
     /// (`[N, K]`) as `[N, K, 1, 1]`, rank 3 as `[N, C, L, 1]`.
     ///
     /// # Shapes
     /// - input: `[N, C, H, W]`
     /// - output: one `[N, C', H', W']` per layer
     pub fn forward_to(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>> {
+        let batch = input.dims()[0];
+        if self.single_image && batch > 1 {
+            let mut per_layer: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(batch); layers.len()];
+            for image in input.split(1, 0) {
+                for (all, one) in per_layer.iter_mut().zip(self.forward_to(image, layers)?) {
+                    all.push(one);
+                }
+            }
+            return Ok(per_layer.into_iter().map(|t| Tensor::cat(t, 0)).collect());
+        }
         self.run(input, layers)?
             .into_iter()
             .zip(layers)

@@ -1,6 +1,7 @@
 //! The ONNX model as a [`VisualModel`]: pixels in `[0, 1]`, normalised as its manifest says.
 
 use burn::tensor::Tensor;
+use excite_core::transform::resize;
 use excite_core::{Error, VisualModel};
 
 use crate::model::OnnxModel;
@@ -17,6 +18,11 @@ impl VisualModel for OnnxModel {
                 "expected RGB images, got {channels} channels"
             )));
         }
+        // A model whose export baked its size in sees every image at that size.
+        let images = match self.fixed_size() {
+            Some(size) if images.dims()[2..] != size => resize(images, size),
+            _ => images,
+        };
         let input = self.normalization().apply(images);
         Ok(self.forward_to(input, layers)?)
     }

@@ -113,6 +113,14 @@ impl<'a> Args<'a, Meta> {
 }
 
 impl<'a> Args<'a, Value> {
+    /// The device of the first float operand.
+    pub fn float_device(&self) -> Option<Device> {
+        self.present().find_map(|v| match v {
+            Value::Float { tensor, .. } => Some(tensor.device()),
+            Value::Ints(_) => None,
+        })
+    }
+
     /// Float operand `i` (stored at rank six) and its logical rank.
     pub fn float(&self, i: usize) -> Result<(Tensor<MAX_RANK>, usize), String> {
         match self.get(i)? {
@@ -143,6 +151,24 @@ impl<'a> Args<'a, Value> {
                 "input {i} must be a float tensor of rank {D}, got shape {:?}",
                 v.shape()
             )),
+        }
+    }
+}
+
+/// A float tensor (stored at rank six) of `v` and its logical rank; integers are converted
+/// on `device`.
+pub fn float_of(v: &Value, device: &Device) -> (Tensor<MAX_RANK>, usize) {
+    match v {
+        Value::Float { tensor, rank } => (tensor.clone(), *rank),
+        Value::Ints(i) => {
+            let data: Vec<f32> = i.data.iter().map(|&x| x as f32).collect();
+            (
+                Tensor::from_data(
+                    burn::tensor::TensorData::new(data, crate::value::pad_dims(&i.shape).to_vec()),
+                    device,
+                ),
+                i.shape.len(),
+            )
         }
     }
 }

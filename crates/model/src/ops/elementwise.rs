@@ -1,8 +1,9 @@
 //! Element-wise operators of two or more tensors, with numpy broadcasting: arithmetic,
 //! comparisons, PRelu and Where. <https://onnx.ai/onnx/operators/> under each name.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 
+use super::args::float_of;
 use super::host::broadcast;
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::value::{Ints, MAX_RANK, Meta, Value, pad_dims};
@@ -145,17 +146,11 @@ impl Kernel for Binary {
             })?;
             return one(Value::Ints(out));
         }
-        let device = x
-            .present()
-            .find_map(|v| match v {
-                Value::Float { tensor, .. } => Some(tensor.device()),
-                Value::Ints(_) => None,
-            })
-            .expect("not all integers");
+        let device = x.float_device().expect("not all integers");
         let mut count = 0;
         let mut acc: Option<(T, usize)> = None;
         for v in x.present() {
-            let (t, rank) = to_float(v, &device);
+            let (t, rank) = float_of(v, &device);
             count += 1;
             acc = Some(match acc {
                 None => (t, rank),
@@ -175,20 +170,6 @@ impl Value {
         match self {
             Value::Ints(v) => v,
             Value::Float { .. } => unreachable!("checked to be integers"),
-        }
-    }
-}
-
-/// A float tensor of `v`, integers converted on `device`.
-fn to_float(v: &Value, device: &Device) -> (T, usize) {
-    match v {
-        Value::Float { tensor, rank } => (tensor.clone(), *rank),
-        Value::Ints(i) => {
-            let data: Vec<f32> = i.data.iter().map(|&x| x as f32).collect();
-            (
-                T::from_data(TensorData::new(data, pad_dims(&i.shape).to_vec()), device),
-                i.shape.len(),
-            )
         }
     }
 }
@@ -260,9 +241,9 @@ impl Kernel for Where {
             .expect("one float operand");
         let shape = broadcast(&broadcast(&cond.shape(), &a.shape())?, &b.shape())?;
         let full = pad_dims(&shape);
-        let (c, _) = to_float(cond, &device);
-        let (a, _) = to_float(a, &device);
-        let (b, _) = to_float(b, &device);
+        let (c, _) = float_of(cond, &device);
+        let (a, _) = float_of(a, &device);
+        let (b, _) = float_of(b, &device);
         let mask = c.expand(full).not_equal_elem(0.0);
         let tensor = b.expand(full).mask_where(mask, a.expand(full));
         one(Value::Float {

@@ -17,6 +17,13 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// Integers as sizes, each non-negative.
+pub fn to_sizes(v: &[i64]) -> Result<Vec<usize>, String> {
+    v.iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("bad shape {v:?}")))
+        .collect()
+}
+
 /// Row-major strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut out = vec![1; shape.len()];

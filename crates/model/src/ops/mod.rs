@@ -8,6 +8,9 @@ use std::sync::LazyLock;
 
 mod activation;
 mod args;
+mod broadcast;
+mod concat;
+mod constant;
 mod conv;
 mod elementwise;
 mod host;
@@ -16,12 +19,14 @@ mod norm;
 mod pad;
 mod pool;
 mod reduce;
+mod reshape;
 mod resize;
-mod shape;
+mod slice;
+mod transpose;
 mod window;
 
 pub use args::{Args, Ctx, normalize_axis};
-pub use shape::to_value;
+pub use constant::to_value;
 pub use window::Window;
 
 use crate::layout::Layout;
@@ -86,24 +91,24 @@ pub const TABLE: &[Entry] = &[
     entry("Add", elementwise::add),
     entry("AveragePool", pool::average_pool),
     entry("BatchNormalization", norm::batch_norm),
-    entry("Cast", shape::cast),
+    entry("Cast", constant::cast),
     entry("Ceil", activation::ceil),
     entry("Celu", activation::celu),
     entry("Clip", activation::clip),
-    entry("Concat", shape::concat),
-    entry("Constant", shape::constant),
-    entry("ConstantOfShape", shape::constant_of_shape),
+    entry("Concat", concat::concat),
+    entry("Constant", constant::constant),
+    entry("ConstantOfShape", constant::constant_of_shape),
     entry("Conv", conv::conv),
     entry("Div", elementwise::div),
-    entry("Dropout", shape::identity),
+    entry("Dropout", reshape::identity),
     entry("Elu", activation::elu),
     entry("Equal", elementwise::equal),
     entry("Erf", activation::erf),
     entry("Exp", activation::exp),
-    entry("Expand", shape::expand),
-    entry("Flatten", shape::flatten),
+    entry("Expand", broadcast::expand),
+    entry("Flatten", reshape::flatten),
     entry("Floor", activation::floor),
-    entry("Gather", shape::gather),
+    entry("Gather", slice::gather),
     entry("Gelu", activation::gelu),
     entry("Gemm", matmul::gemm),
     entry("GlobalAveragePool", pool::global_average_pool),
@@ -111,7 +116,7 @@ pub const TABLE: &[Entry] = &[
     entry("Greater", elementwise::greater),
     entry("HardSigmoid", activation::hard_sigmoid),
     entry("HardSwish", activation::hard_swish),
-    entry("Identity", shape::identity),
+    entry("Identity", reshape::identity),
     entry("InstanceNormalization", norm::instance_norm),
     entry("LRN", norm::lrn),
     entry("LayerNormalization", norm::layer_norm),
@@ -131,7 +136,7 @@ pub const TABLE: &[Entry] = &[
     entry("PRelu", elementwise::prelu),
     entry("Pad", pad::pad),
     entry("Pow", elementwise::pow),
-    entry("Range", shape::range),
+    entry("Range", constant::range),
     entry("Reciprocal", activation::reciprocal),
     entry("ReduceL2", reduce::reduce_l2),
     entry("ReduceMax", reduce::reduce_max),
@@ -141,26 +146,26 @@ pub const TABLE: &[Entry] = &[
     entry("ReduceSum", reduce::reduce_sum),
     entry("ReduceSumSquare", reduce::reduce_sum_square),
     entry("Relu", activation::relu),
-    entry("Reshape", shape::reshape),
+    entry("Reshape", reshape::reshape),
     entry("Resize", resize::resize),
     entry("Selu", activation::selu),
-    entry("Shape", shape::shape),
+    entry("Shape", constant::shape),
     entry("Sigmoid", activation::sigmoid),
     entry("Sign", activation::sign),
-    entry("Size", shape::size),
-    entry("Slice", shape::slice),
+    entry("Size", constant::size),
+    entry("Slice", slice::slice),
     entry("Softmax", reduce::softmax),
     entry("Softplus", activation::softplus),
     entry("Softsign", activation::softsign),
-    entry("Split", shape::split),
+    entry("Split", concat::split),
     entry("Sqrt", activation::sqrt),
-    entry("Squeeze", shape::squeeze),
+    entry("Squeeze", reshape::squeeze),
     entry("Sub", elementwise::sub),
     entry("Sum", elementwise::sum),
     entry("Tanh", activation::tanh),
-    entry("Tile", shape::tile),
-    entry("Transpose", shape::transpose),
-    entry("Unsqueeze", shape::unsqueeze),
+    entry("Tile", broadcast::tile),
+    entry("Transpose", transpose::transpose),
+    entry("Unsqueeze", reshape::unsqueeze),
     entry("Upsample", resize::upsample),
     entry("Where", elementwise::where_),
 ];
