@@ -72,23 +72,8 @@ impl OnnxModel {
         let initializers: HashSet<&str> =
             graph.initializer.iter().map(|i| i.name.as_str()).collect();
         let order = topological(&graph.node, &input.name, &initializers)?;
-        let mut nodes = Vec::new();
-        let mut unsupported = UnsupportedReport::default();
-        let mut folded = 0;
-        for i in order {
-            let node = parse_node(&graph.node[i], opset, &constants, device)?;
-            if node.kernel.is_none() {
-                unsupported.add(&node.op_type, opset, &node.name);
-            }
-            if let Some(outputs) = fold(&node, &constants)? {
-                folded += 1;
-                for (name, value) in node.outputs.iter().zip(outputs) {
-                    constants.insert(name.clone(), value);
-                }
-            } else {
-                nodes.push(node);
-            }
-        }
+        let (nodes, unsupported, folded) =
+            parse_and_fold(&graph.node, &order, opset, &mut constants, device)?;
         let used: HashSet<&str> = nodes
             .iter()
             .flat_map(|n| n.inputs.iter().map(String::as_str))
@@ -107,23 +92,8 @@ impl OnnxModel {
             (input.name.as_str(), Meta::Float(probe), input_layout),
         )?;
         let layers = layer_list(&nodes, &inferred);
-        let fits = |shape: Vec<usize>| {
-            infer_graph(
-                &nodes,
-                &weights,
-                (input.name.as_str(), Meta::Float(shape), input_layout),
-            )
-            .is_ok()
-        };
-        let declared = probe_shape(&input_shape, input_layout, None);
-        let [h, w] = spatial(&declared, input_layout);
-        let fixed_size = (!fits(probe_shape(
-            &input_shape,
-            input_layout,
-            Some([h + 8, w + 8]),
-        )))
-        .then_some([h, w]);
-        let single_image = !fits([vec![2], declared[1..].to_vec()].concat());
+        let (fixed_size, single_image) =
+            baked_shapes(&nodes, &weights, (&input.name, &input_shape, input_layout));
         Ok(Self {
             producer: producers(&nodes),
             nodes,
@@ -149,6 +119,52 @@ impl OnnxModel {
             single_image,
         })
     }
+}
+
+/// Parses the nodes in topological `order`, folding into `constants` each node whose operands
+/// are all constant: the nodes left, the unsupported ops, and how many were folded.
+fn parse_and_fold(
+    protos: &[NodeProto],
+    order: &[usize],
+    opset: i64,
+    constants: &mut HashMap<String, Value>,
+    device: &Device,
+) -> Result<(Vec<Node>, UnsupportedReport, usize)> {
+    let mut nodes = Vec::new();
+    let mut unsupported = UnsupportedReport::default();
+    let mut folded = 0;
+    for &i in order {
+        let node = parse_node(&protos[i], opset, constants, device)?;
+        if node.kernel.is_none() {
+            unsupported.add(&node.op_type, opset, &node.name);
+        }
+        if let Some(outputs) = fold(&node, constants)? {
+            folded += 1;
+            for (name, value) in node.outputs.iter().zip(outputs) {
+                constants.insert(name.clone(), value);
+            }
+        } else {
+            nodes.push(node);
+        }
+    }
+    Ok((nodes, unsupported, folded))
+}
+
+/// What an export baked into the graph: the only spatial size it takes (when a size 8 pixels
+/// larger does not fit), and whether it takes one image at a time (when a batch of two does
+/// not fit). `input` is the input's name, declared shape and layout.
+fn baked_shapes(
+    nodes: &[Node],
+    weights: &HashMap<String, Value>,
+    (name, declared, layout): (&str, &[Option<usize>], Layout),
+) -> (Option<[usize; 2]>, bool) {
+    let fits =
+        |shape: Vec<usize>| infer_graph(nodes, weights, (name, Meta::Float(shape), layout)).is_ok();
+    let probe = probe_shape(declared, layout, None);
+    let [h, w] = spatial(&probe, layout);
+    let fixed_size = (!fits(probe_shape(declared, layout, Some([h + 8, w + 8])))).then_some([h, w]);
+    let single_image = !fits([vec![2], probe[1..].to_vec()].concat());
+    (fixed_size, single_image)
 }
 
 /// Every tensor name with the index of the node that writes it.

@@ -35,11 +35,7 @@ fn fixtures() -> Vec<(String, Json)> {
 }
 
 fn dims(v: &Json) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
+    serde_json::from_value(v.clone()).unwrap()
 }
 
 /// The fixture's input (`x[i] = ((i * 37 + 11) % 251) / 125 - 1` in the model's own layout),
