@@ -272,3 +272,14 @@ fn gradient_of_a_channel_mean_matches_finite_differences() {
     }
     assert!(checked >= 3, "the gradient is zero almost everywhere");
 }
+
+/// The rest of the op table (`testdata/make_op_zoo2.py`): Resize in its nearest and linear
+/// forms (scales, and sizes computed at run time), Where/Equal/Greater/Less, Expand, Tile,
+/// ConstantOfShape, Instance- and LayerNormalization, PRelu and the other activations,
+/// Pow/Sqrt/Exp/Log/Erf, n-ary Min/Max/Mean/Sum, every Reduce* with axes as attribute or
+/// input, Softmax/LogSoftmax, Split with three outputs, Slice with negative and strided
+/// steps, Gather of floats, Pad reflect and edge, Cast.
+#[test]
+fn op_zoo2_every_node_matches_onnxruntime() {
+    every_node_matches("op_zoo2.onnx", "op_zoo2_fixture.json", &[]);
+}

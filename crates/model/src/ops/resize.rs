@@ -1,8 +1,10 @@
-//! Resizing of image tensors. <https://onnx.ai/onnx/operators/onnx__Resize.html>,
+//! Resizing of image tensors: nearest sampling by index, linear by Burn's bilinear
+//! interpolation. <https://onnx.ai/onnx/operators/onnx__Resize.html>,
 //! <https://onnx.ai/onnx/operators/onnx__Upsample.html>
 
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::layout::Layout;
@@ -19,12 +21,43 @@ enum Target {
     RuntimeScales(usize),
 }
 
-/// Nearest (asymmetric, floor) or bilinear resizing of `[N, C, H, W]`.
+/// How output pixels take their values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sampling {
+    /// The nearest input pixel under a coordinate transform and a rounding rule, picked by
+    /// index (exact for every ONNX mode, differentiable as a gather).
+    Nearest {
+        coordinates: Coordinates,
+        rounding: Rounding,
+    },
+    /// Bilinear, with corners aligned or half-pixel centres.
+    Linear { align_corners: bool },
+}
+
+/// ONNX's `coordinate_transformation_mode` for nearest sampling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Coordinates {
+    HalfPixel,
+    PytorchHalfPixel,
+    Asymmetric,
+    AlignCorners,
+    TfHalfPixelForNn,
+}
+
+/// ONNX's `nearest_mode`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rounding {
+    PreferFloor,
+    PreferCeil,
+    Floor,
+    Ceil,
+}
+
+/// Resizing of `[N, C, H, W]` to a size from scales or sizes.
 #[derive(Debug)]
 struct Resize {
     target: Target,
-    mode: InterpolateMode,
-    align_corners: bool,
+    sampling: Sampling,
 }
 
 /// `Resize` (opset 10 on): modes nearest (asymmetric coordinates with floor rounding, as
@@ -71,44 +104,84 @@ fn fixed_scales(s: &[f32]) -> Result<Target, String> {
 
 fn kernel(ctx: &Ctx, target: Target) -> Result<Box<dyn Kernel>, String> {
     let a = &ctx.attrs;
-    let coordinates = a.string("coordinate_transformation_mode", "half_pixel");
-    let (mode, align_corners) = match (a.string("mode", "nearest").as_str(), coordinates.as_str()) {
-        ("nearest", "asymmetric") if ctx.opset >= 11 => {
-            match a.string("nearest_mode", "round_prefer_floor").as_str() {
-                "floor" => (InterpolateMode::Nearest, false),
-                other => {
-                    return Err(format!(
-                        "nearest_mode `{other}` is not supported (floor is)"
-                    ));
-                }
-            }
-        }
-        ("nearest", "half_pixel" | "pytorch_half_pixel") if ctx.opset >= 11 => {
-            match a.string("nearest_mode", "round_prefer_floor").as_str() {
-                // Half-pixel centres rounded: ties cannot occur at integer scales.
-                "round_prefer_floor" | "round_prefer_ceil" => {
-                    (InterpolateMode::NearestExact, false)
-                }
-                other => return Err(format!("nearest_mode `{other}` is not supported here")),
-            }
-        }
-        ("nearest", _) if ctx.opset < 11 => (InterpolateMode::Nearest, false),
-        ("linear" | "bilinear", "half_pixel" | "pytorch_half_pixel") => {
-            (InterpolateMode::Bilinear, false)
-        }
-        ("linear" | "bilinear", "align_corners") => (InterpolateMode::Bilinear, true),
-        ("linear" | "bilinear", _) if ctx.opset < 11 => (InterpolateMode::Bilinear, false),
-        (mode, coordinates) => {
-            return Err(format!(
-                "mode `{mode}` with coordinates `{coordinates}` is not supported"
-            ));
-        }
+    let legacy = ctx.opset < 11;
+    let coordinates = if legacy {
+        "asymmetric".to_string()
+    } else {
+        a.string("coordinate_transformation_mode", "half_pixel")
     };
-    Ok(Box::new(Resize {
-        target,
-        mode,
-        align_corners,
-    }))
+    let sampling = match a.string("mode", "nearest").as_str() {
+        "nearest" => Sampling::Nearest {
+            coordinates: match coordinates.as_str() {
+                "half_pixel" => Coordinates::HalfPixel,
+                "pytorch_half_pixel" => Coordinates::PytorchHalfPixel,
+                "asymmetric" => Coordinates::Asymmetric,
+                "align_corners" => Coordinates::AlignCorners,
+                "tf_half_pixel_for_nn" => Coordinates::TfHalfPixelForNn,
+                other => return Err(format!("coordinate mode `{other}` is not supported")),
+            },
+            rounding: match a.string("nearest_mode", "round_prefer_floor").as_str() {
+                _ if legacy => Rounding::Floor,
+                "round_prefer_floor" => Rounding::PreferFloor,
+                "round_prefer_ceil" => Rounding::PreferCeil,
+                "floor" => Rounding::Floor,
+                "ceil" => Rounding::Ceil,
+                other => return Err(format!("nearest_mode `{other}` is not supported")),
+            },
+        },
+        "linear" | "bilinear" => match coordinates.as_str() {
+            "half_pixel" | "pytorch_half_pixel" => Sampling::Linear {
+                align_corners: false,
+            },
+            "align_corners" => Sampling::Linear {
+                align_corners: true,
+            },
+            _ if legacy => Sampling::Linear {
+                align_corners: false,
+            },
+            other => {
+                return Err(format!(
+                    "linear resizing with coordinates `{other}` is not supported"
+                ));
+            }
+        },
+        other => return Err(format!("mode `{other}` is not supported")),
+    };
+    Ok(Box::new(Resize { target, sampling }))
+}
+
+/// The input index each of `out` output positions reads along an axis of `len`, for nearest
+/// sampling at `scale` (output / input).
+fn nearest_indices(
+    len: usize,
+    out: usize,
+    scale: f32,
+    coordinates: Coordinates,
+    rounding: Rounding,
+) -> Vec<i64> {
+    (0..out)
+        .map(|i| {
+            let x = i as f32;
+            let source = match coordinates {
+                Coordinates::HalfPixel => (x + 0.5) / scale - 0.5,
+                Coordinates::PytorchHalfPixel if out > 1 => (x + 0.5) / scale - 0.5,
+                Coordinates::PytorchHalfPixel => 0.0,
+                Coordinates::Asymmetric => x / scale,
+                Coordinates::AlignCorners if out > 1 => x * (len - 1) as f32 / (out - 1) as f32,
+                Coordinates::AlignCorners => 0.0,
+                Coordinates::TfHalfPixelForNn => (x + 0.5) / scale,
+            };
+            let tie = source.fract().abs() == 0.5;
+            let picked = match rounding {
+                Rounding::PreferFloor if tie => source.floor(),
+                Rounding::PreferCeil if tie => source.ceil(),
+                Rounding::PreferFloor | Rounding::PreferCeil => source.round(),
+                Rounding::Floor => source.floor(),
+                Rounding::Ceil => source.ceil(),
+            };
+            picked.clamp(0.0, (len - 1) as f32) as i64
+        })
+        .collect()
 }
 
 impl Resize {
@@ -117,28 +190,34 @@ impl Resize {
         x: &Args<'_, O>,
         [h, w]: [usize; 2],
         runtime: impl Fn(usize) -> Result<Vec<f32>, String>,
-    ) -> Result<[usize; 2], String> {
+    ) -> Result<([usize; 2], [f32; 2]), String> {
         let from_scales = |sh: f32, sw: f32| {
-            [
-                (h as f32 * sh).floor() as usize,
-                (w as f32 * sw).floor() as usize,
-            ]
+            (
+                [
+                    (h as f32 * sh).floor() as usize,
+                    (w as f32 * sw).floor() as usize,
+                ],
+                [sh, sw],
+            )
         };
-        let size = match &self.target {
+        let (size, scales) = match &self.target {
             Target::Scales([sh, sw]) => from_scales(*sh, *sw),
             Target::RuntimeScales(i) => match fixed_scales(&runtime(*i)?)? {
                 Target::Scales([sh, sw]) => from_scales(sh, sw),
                 _ => unreachable!("fixed scales"),
             },
             Target::Sizes => match x.ints(3)?.data.as_slice() {
-                [_, _, oh, ow] => [*oh as usize, *ow as usize],
-                other => return Err(format!("sizes {other:?} must hold four values")),
+                &[_, _, oh, ow] if oh > 0 && ow > 0 => (
+                    [oh as usize, ow as usize],
+                    [oh as f32 / h as f32, ow as f32 / w as f32],
+                ),
+                other => return Err(format!("sizes {other:?} must be four positive values")),
             },
         };
         if size.iter().any(|&d| d == 0 || d > 1 << 14) {
             return Err(format!("the output size {size:?} is out of range"));
         }
-        Ok(size)
+        Ok((size, scales))
     }
 }
 
@@ -148,7 +227,10 @@ impl Kernel for Resize {
         // Scales computed at run time are checked when they are read.
         let [oh, ow] = match self.target {
             Target::RuntimeScales(_) => [h, w],
-            _ => self.size(x, [h, w], |_| unreachable!("not run-time scales"))?,
+            _ => {
+                self.size(x, [h, w], |_| unreachable!("not run-time scales"))?
+                    .0
+            }
         };
         one(Meta::Float(vec![n, c, oh, ow]))
     }
@@ -156,11 +238,29 @@ impl Kernel for Resize {
     fn eval(&self, x: &Args<'_, Value>) -> Outputs<Value> {
         let input = x.nchw(0)?;
         let [_, _, h, w] = input.dims();
-        let size = self.size(x, [h, w], |i| x.get(i)?.host_floats())?;
-        let mut options =
-            InterpolateOptions::new(self.mode.clone()).with_align_corners(self.align_corners);
-        options.output_size = Some(size);
-        one(Value::from_tensor(interpolate(input, options)))
+        let (size, scales) = self.size(x, [h, w], |i| x.get(i)?.host_floats())?;
+        let out = match self.sampling {
+            Sampling::Nearest {
+                coordinates,
+                rounding,
+            } => {
+                let device = input.device();
+                let index = |len: usize, out: usize, scale: f32| {
+                    let v = nearest_indices(len, out, scale, coordinates, rounding);
+                    Tensor::<1, Int>::from_data(TensorData::new(v, [out]), &device)
+                };
+                input
+                    .select(2, index(h, size[0], scales[0]))
+                    .select(3, index(w, size[1], scales[1]))
+            }
+            Sampling::Linear { align_corners } => {
+                let mut options = InterpolateOptions::new(InterpolateMode::Bilinear)
+                    .with_align_corners(align_corners);
+                options.output_size = Some(size);
+                interpolate(input, options)
+            }
+        };
+        one(Value::from_tensor(out))
     }
 
     fn layout(&self, _: &[Option<Layout>]) -> Layout {
