@@ -24,10 +24,17 @@ pub use excite_core as core;
 pub use excite_core::{ImageParam, Objective};
 pub use excite_model as model;
 pub use excite_model::OnnxModel;
+pub use excite_views as views;
 pub use excite_viz as viz;
 pub use excite_viz::{RenderConfig, default_device, render, render_channels};
 
 /// The bundled EfficientNet-Lite0 (its manifest sits beside it).
 pub fn bundled_model_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/efficientnet_lite0.onnx")
+}
+
+/// The folder of demo photos that ships with the repository (`testdata/demo_images`, with
+/// their licences), for dataset examples and saliency on a fresh clone.
+pub fn demo_images_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/demo_images")
 }

@@ -8,6 +8,8 @@ use anyhow::{Result, bail};
 use burn::tensor::{Device, Distribution, Tensor};
 use excite::core::objective::channels_per_image;
 use excite::core::{Result as CoreResult, VisualModel};
+use excite::views::photos::list_photos;
+use excite::views::{ExamplesConfig, dataset_examples};
 use excite::viz::{Ascent, backend_name};
 use excite::{ImageParam, OnnxModel, RenderConfig, default_device, render_channels};
 
@@ -165,6 +167,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         plain,
     };
     println!("machine: {}", machine());
+    if args.views {
+        return bench.examples_throughput();
+    }
     let (n, rate) = matmul_rate(&bench.plain)?;
     println!(
         "dense matmul {n}x{n}x{n}: {rate:.1} GFLOP/s (best of 5, the faster of 1024 and 4096)\n"
@@ -183,7 +188,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     bench.truncation(args.steps, big)?;
     bench.op_breakdown(big)?;
-    bench.end_to_end(args.e2e_steps)
+    bench.end_to_end(args.e2e_steps)?;
+    bench.examples_throughput()
 }
 
 impl Bench {
@@ -311,6 +317,50 @@ impl Bench {
 }
 
 /// Whether an EfficientNet layer name is a depthwise convolution.
+impl Bench {
+    /// Dataset examples over the demo photos at 224 px: photos per second, read, scaled,
+    /// cropped, run to the layer and ranked (best of two runs).
+    fn examples_throughput(&self) -> Result<()> {
+        let photos = list_photos(&excite::demo_images_path())?;
+        println!(
+            "\ndataset examples, {} photos at 224 px, batch 16:",
+            photos.len()
+        );
+        for layer in ["blocks.5", "head.relu6"] {
+            let channels = self
+                .plain_model
+                .layers()
+                .iter()
+                .find(|l| l.name == layer)
+                .map_or(1, |l| l.shape[1]);
+            let config = ExamplesConfig {
+                channels: [0, channels],
+                top: 9,
+                batch: 16,
+                size: 224,
+            };
+            let mut best = f64::INFINITY;
+            for _ in 0..2 {
+                let start = Instant::now();
+                dataset_examples(
+                    &self.plain_model,
+                    layer,
+                    &photos,
+                    &config,
+                    &self.plain,
+                    &mut |_, _| {},
+                )?;
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            println!(
+                "  {layer:<11} {channels:>5} channels: {:.1} images/s",
+                photos.len() as f64 / best
+            );
+        }
+        Ok(())
+    }
+}
+
 fn is_depthwise(layer: &str) -> bool {
     layer.contains(".dw.")
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use excite::core::transform::standard;
 use excite::model::default_memory_limit;
+use excite::views::Method;
 use excite::viz::RenderConfig;
 use excite::{ImageParam, OnnxModel};
 
@@ -29,6 +30,12 @@ pub enum Command {
     /// Render one objective, e.g. `blocks.5:12`, `logit:282`, `neuron:blocks.5:12`,
     /// `blocks.5:3 + 0.5*diversity:blocks.5 - 0.05*total_variation`.
     Render(RenderArgs),
+    /// The photos of a folder that excite each channel of a layer most (and least), with the
+    /// patch that the strongest position sees: one strip PNG per channel and a JSON record.
+    Examples(ExamplesArgs),
+    /// How much each pixel of a photo moves an objective: a heatmap over the photo and the
+    /// raw map as JSON.
+    Saliency(SaliencyArgs),
     /// Time optimisation steps on the bundled model: FLOP rates, where the time goes, and the
     /// gains of truncation and batching.
     Bench(BenchArgs),
@@ -101,6 +108,80 @@ pub struct RenderArgs {
     pub ascent: AscentArgs,
 }
 
+/// `examples`.
+#[derive(Debug, Args)]
+pub struct ExamplesArgs {
+    /// The layer, e.g. `blocks.5`.
+    #[arg(long)]
+    pub layer: String,
+    /// Channels as `A..B` (B excluded); all by default.
+    #[arg(long)]
+    pub channels: Option<String>,
+    /// The folder of photos (PNG, JPEG, BMP, WebP; any size: scaled and centre-cropped to
+    /// the model's input size), e.g. `testdata/demo_images`.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Photos kept per ranking.
+    #[arg(long, default_value_t = 9)]
+    pub top: usize,
+    /// Photos per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Where the strips and `examples.json` go (default `examples/LAYER`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+/// `saliency`.
+#[derive(Debug, Args)]
+pub struct SaliencyArgs {
+    /// The photo (scaled and centre-cropped to the model's input size).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// The objective whose sensitivity is mapped, e.g. `logit:282` or `neuron:blocks.5:3`.
+    #[arg(long)]
+    pub objective: String,
+    /// How the sensitivity is computed.
+    #[arg(long, value_enum, default_value_t = SaliencyMethod::Gradient)]
+    pub method: SaliencyMethod,
+    /// Noisy copies (smoothgrad; default 32) or path steps (integrated-gradients; default
+    /// 128: deep networks need hundreds for the attributions to add up closely).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// The heatmap PNG; the raw map goes beside it as JSON.
+    #[arg(long, default_value = "saliency.png")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+/// Saliency methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaliencyMethod {
+    /// The gradient at the photo.
+    Gradient,
+    /// The mean gradient over noisy copies.
+    Smoothgrad,
+    /// The photo minus a black baseline, times the mean gradient on the path between them.
+    IntegratedGradients,
+    /// The photo times its gradient.
+    GradientXInput,
+}
+
+impl SaliencyMethod {
+    /// The library's method.
+    pub fn method(self) -> Method {
+        match self {
+            SaliencyMethod::Gradient => Method::Gradient,
+            SaliencyMethod::Smoothgrad => Method::Smoothgrad,
+            SaliencyMethod::IntegratedGradients => Method::IntegratedGradients,
+            SaliencyMethod::GradientXInput => Method::GradientXInput,
+        }
+    }
+}
+
 /// `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -113,6 +194,9 @@ pub struct BenchArgs {
     /// Fewer configurations (128 px; batch 1 and 16).
     #[arg(long)]
     pub quick: bool,
+    /// Only the throughput of dataset examples over the demo photos.
+    #[arg(long)]
+    pub views: bool,
 }
 
 /// Settings of the gradient ascent, shared by the rendering commands.
@@ -217,4 +301,24 @@ impl Param {
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
+}
+
+/// `A..B` (either end may be left out) within `0..channels`.
+pub fn channel_range(text: &str, channels: usize) -> anyhow::Result<[usize; 2]> {
+    let Some((a, b)) = text.split_once("..") else {
+        anyhow::bail!("channels `{text}` must be a range A..B");
+    };
+    let parse = |s: &str, default: usize| -> anyhow::Result<usize> {
+        if s.is_empty() {
+            Ok(default)
+        } else {
+            s.parse::<usize>()
+                .map_err(|_| anyhow::anyhow!("`{s}` in `{text}` is not a channel number"))
+        }
+    };
+    let (a, b) = (parse(a, 0)?, parse(b, channels)?);
+    if a >= b || b > channels {
+        anyhow::bail!("channels {a}..{b} are out of range: the layer has channels 0..{channels}");
+    }
+    Ok([a, b])
 }

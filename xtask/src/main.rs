@@ -3,10 +3,12 @@
 mod bench;
 mod classify;
 mod cli;
+mod examples;
 mod layers;
 mod progress;
 mod render;
 mod render_layer;
+mod saliency;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,8 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify::run(&args),
         Command::RenderLayer(args) => render_layer::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Examples(args) => examples::run(&args),
+        Command::Saliency(args) => saliency::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -9,7 +9,7 @@ use excite::core::files::safe_component;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, default_device, render_channels};
 
-use crate::cli::{AscentArgs, RenderLayerArgs};
+use crate::cli::{AscentArgs, RenderLayerArgs, channel_range};
 use crate::progress::bar;
 
 /// Renders the pending batches of the layer, recording each, then writes the grid.
@@ -105,7 +105,7 @@ fn settings(
         );
     };
     let range = match &args.channels {
-        Some(text) => parse_range(text, channels)?,
+        Some(text) => channel_range(text, channels)?,
         None => [0, channels],
     };
     Ok(LayerSettings {
@@ -126,24 +126,4 @@ fn settings(
         transforms: !ascent.no_transforms,
         backend: backend_name().to_string(),
     })
-}
-
-/// `A..B` (either end may be left out) within `0..channels`.
-fn parse_range(text: &str, channels: usize) -> Result<[usize; 2]> {
-    let Some((a, b)) = text.split_once("..") else {
-        bail!("channels `{text}` must be a range A..B");
-    };
-    let parse = |s: &str, default: usize| -> Result<usize> {
-        if s.is_empty() {
-            Ok(default)
-        } else {
-            s.parse::<usize>()
-                .map_err(|_| anyhow::anyhow!("`{s}` in `{text}` is not a channel number"))
-        }
-    };
-    let (a, b) = (parse(a, 0)?, parse(b, channels)?);
-    if a >= b || b > channels {
-        bail!("channels {a}..{b} are out of range: the layer has channels 0..{channels}");
-    }
-    Ok([a, b])
 }

@@ -16,6 +16,7 @@ pub mod image_io;
 pub mod model;
 pub mod objective;
 pub mod param;
+pub mod receptive_field;
 pub mod transform;
 
 pub use activations::{Activations, INPUT};
@@ -23,4 +24,5 @@ pub use error::{Error, Result};
 pub use model::VisualModel;
 pub use objective::Objective;
 pub use param::{ImageGenerator, ImageParam};
+pub use receptive_field::ReceptiveField;
 pub use transform::Transform;

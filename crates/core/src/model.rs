@@ -3,6 +3,7 @@
 use burn::tensor::Tensor;
 
 use crate::error::Result;
+use crate::receptive_field::ReceptiveField;
 
 /// A model whose layers can be visualized.
 ///
@@ -27,6 +28,13 @@ pub trait VisualModel {
     /// - images: `[N, 3, H, W]`
     fn locate_non_finite(&self, images: Tensor<4>, layers: &[&str]) -> Option<String> {
         let _ = (images, layers);
+        None
+    }
+
+    /// The input pixels a unit of `layer` sees, for images of `size` (height, width); `None`
+    /// when a unit sees the whole image or the model cannot tell (the default).
+    fn receptive_field(&self, layer: &str, size: [usize; 2]) -> Option<ReceptiveField> {
+        let _ = (layer, size);
         None
     }
 }

@@ -2,7 +2,7 @@
 
 use burn::tensor::Tensor;
 use excite_core::transform::resize;
-use excite_core::{Error, VisualModel};
+use excite_core::{Error, ReceptiveField, VisualModel};
 
 use crate::model::OnnxModel;
 
@@ -34,5 +34,13 @@ impl VisualModel for OnnxModel {
         }
         let layer = self.first_non_finite(input, layers).ok().flatten()?;
         Some(format!("layer `{layer}`"))
+    }
+
+    fn receptive_field(&self, layer: &str, size: [usize; 2]) -> Option<ReceptiveField> {
+        // A model with a baked-in size sees resampled images: its field is in other pixels.
+        if self.fixed_size().is_some_and(|fixed| fixed != size) {
+            return None;
+        }
+        OnnxModel::receptive_field(self, layer, size).ok().flatten()
     }
 }

@@ -4,6 +4,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation as act;
 
+use super::Spatial;
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::value::{Ints, MAX_RANK, Meta, Value};
 
@@ -48,6 +49,10 @@ fn unary_int(
 }
 
 impl Kernel for Unary {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         match (x.get(0)?, self.int) {
             (Meta::Ints(v), Some(f)) => one(Meta::Ints(map_ints(v, f))),

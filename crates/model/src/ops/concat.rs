@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 
+use super::Spatial;
 use super::args::{Operand, float_of};
 use super::{Args, Ctx, Kernel, Outputs, normalize_axis, one};
 use crate::value::{Ints, MAX_RANK, Meta, Value};
@@ -39,6 +40,10 @@ impl Concat {
 }
 
 impl Kernel for Concat {
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        channel_axis(self.axis, x)
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let (_, shape) = self.shape(x)?;
         if shape.contains(&0) {
@@ -121,6 +126,10 @@ impl Split {
 }
 
 impl Kernel for Split {
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        channel_axis(self.axis, x)
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let shape = x.float(0)?;
         let (axis, sizes) = self.sizes(x, &shape)?;
@@ -142,5 +151,13 @@ impl Kernel for Split {
             .into_iter()
             .map(|tensor| Value::Float { tensor, rank })
             .collect())
+    }
+}
+
+/// `Same` for a join or split along the channels of a 4-D tensor, else `Global`.
+fn channel_axis(axis: i64, x: &Args<'_, Meta>) -> Spatial {
+    match x.get(0).map(|m| m.shape().len()) {
+        Ok(4) if normalize_axis(axis, 4) == Ok(1) => Spatial::Same,
+        _ => Spatial::Global,
     }
 }

@@ -6,6 +6,7 @@
 
 use burn::tensor::Device;
 
+use super::Spatial;
 use super::host::to_sizes;
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::onnx_file::{RawTensor, read_tensor};
@@ -182,6 +183,10 @@ pub fn cast(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Cast {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         match (x.get(0)?, self.to_float) {
             (Meta::Float(s), true) => one(Meta::Float(s.clone())),

@@ -3,6 +3,7 @@
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+use super::Spatial;
 use super::window::{positive, window};
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::layout::Layout;
@@ -25,6 +26,20 @@ pub fn conv(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Conv {
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        let (Ok([_, _, h, w]), Ok(weight)) = (x.nchw(0), x.float(1)) else {
+            return Spatial::Global;
+        };
+        let &[_, _, kh, kw] = weight.as_slice() else {
+            return Spatial::Global;
+        };
+        let window = Window {
+            kernel: [kh, kw],
+            ..self.window
+        };
+        window.spatial([h, w])
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let [n, c, h, w] = x.nchw(0)?;
         let weight = x.float(1)?;

@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 
+use super::Spatial;
 use super::args::float_of;
 use super::host::broadcast;
 use super::{Args, Ctx, Kernel, Outputs, one};
@@ -123,6 +124,10 @@ pub fn greater(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Binary {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let mut shape: Vec<usize> = Vec::new();
         for (i, operand) in x.present().enumerate() {
@@ -185,6 +190,10 @@ pub fn prelu(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for PRelu {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let (input, slope) = (x.float(0)?, x.float(1)?);
         if broadcast(&input, &slope)? != input {
@@ -214,6 +223,10 @@ pub fn where_(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Where {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let shape = broadcast(&x.get(0)?.shape(), &x.get(1)?.shape())?;
         let shape = broadcast(&shape, &x.get(2)?.shape())?;

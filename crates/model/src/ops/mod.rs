@@ -63,11 +63,38 @@ pub trait Kernel: Debug + Send + Sync {
             .unwrap_or(Layout::Nchw)
     }
 
+    /// How the output's spatial positions depend on the input's, for receptive fields: by
+    /// default on all of them (the safe answer for ops that mix positions).
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        let _ = x;
+        Spatial::Global
+    }
+
     /// Whether the op may run at load on constant operands (all but the stateless random ones
     /// — none here — may).
     fn foldable(&self) -> bool {
         true
     }
+}
+
+/// How an op's output positions depend on its input positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spatial {
+    /// Every output position may depend on every input position.
+    Global,
+    /// Each output position depends on the same position of the inputs.
+    Same,
+    /// A window over the spatial axes of input 0.
+    Window {
+        /// Kernel height and width.
+        kernel: [usize; 2],
+        /// Strides.
+        stride: [usize; 2],
+        /// Dilations.
+        dilation: [usize; 2],
+        /// Pads before the first row and column.
+        pad_begin: [usize; 2],
+    },
 }
 
 /// Parses a node of one op type into its kernel.

@@ -7,6 +7,7 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Tensor, TensorData};
 
+use super::Spatial;
 use super::window::positive;
 use super::{Args, Ctx, Kernel, Outputs, normalize_axis, one};
 use crate::layout::Layout;
@@ -61,6 +62,10 @@ fn per_channel(v: &Tensor<1>, rank: usize) -> T {
 }
 
 impl Kernel for Affine {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let s = x.float(0)?;
         let channels = self.scale.dims()[0];
@@ -206,6 +211,10 @@ pub fn lrn(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Lrn {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         one(Meta::Float(x.nchw(0)?.to_vec()))
     }

@@ -2,6 +2,7 @@
 
 use burn::tensor::ops::PadMode;
 
+use super::Spatial;
 use super::{Args, Ctx, Kernel, Outputs, normalize_axis, one};
 use crate::value::{Meta, Value};
 
@@ -70,6 +71,18 @@ impl Pad {
 }
 
 impl Kernel for Pad {
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        match self.pairs(x, 4) {
+            Ok(p) if x.float(0).is_ok_and(|s| s.len() == 4) => Spatial::Window {
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad_begin: [p[2].0, p[3].0],
+            },
+            _ => Spatial::Global,
+        }
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let shape = x.float(0)?;
         let pairs = self.pairs(x, shape.len())?;

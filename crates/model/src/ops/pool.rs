@@ -7,6 +7,7 @@
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 
+use super::Spatial;
 use super::window::window;
 use super::{Args, Ctx, Kernel, Outputs, Window, one};
 use crate::layout::Layout;
@@ -47,6 +48,13 @@ fn pool(ctx: &Ctx, average: Option<bool>) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Pool {
+    fn spatial(&self, x: &Args<'_, Meta>) -> Spatial {
+        match x.nchw(0) {
+            Ok([_, _, h, w]) => self.window.spatial([h, w]),
+            Err(_) => Spatial::Global,
+        }
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let [n, c, h, w] = x.nchw(0)?;
         let padding = self.window.padding_for([h, w])?;

@@ -2,6 +2,7 @@
 //! (and Dropout at inference), on float tensors and host integers alike.
 //! <https://onnx.ai/onnx/operators/onnx__Reshape.html> and the others by name.
 
+use super::Spatial;
 use super::args::{Operand, normalize_axes};
 use super::{Args, Ctx, Kernel, Outputs, normalize_axis, one};
 use crate::value::{Ints, MAX_RANK, Meta, Value};
@@ -186,6 +187,10 @@ pub fn identity(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Identity {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        Spatial::Same
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         one(x.get(0)?.clone())
     }

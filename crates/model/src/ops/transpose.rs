@@ -1,5 +1,6 @@
 //! Axis permutation. <https://onnx.ai/onnx/operators/onnx__Transpose.html>
 
+use super::Spatial;
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::layout::Layout;
 use crate::value::{MAX_RANK, Meta, Value};
@@ -36,6 +37,19 @@ impl Transpose {
 }
 
 impl Kernel for Transpose {
+    fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
+        // Moving the channels between first and last keeps the spatial axes in order.
+        match self.perm(4) {
+            Ok(p)
+                if [[0, 1, 2, 3], [0, 2, 3, 1], [0, 3, 1, 2]]
+                    .contains(&p.as_slice().try_into().unwrap_or([9; 4])) =>
+            {
+                Spatial::Same
+            }
+            _ => Spatial::Global,
+        }
+    }
+
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let s = x.float(0)?;
         let perm = self.perm(s.len())?;

@@ -74,6 +74,19 @@ impl Window {
         Ok(padding)
     }
 
+    /// How the window maps positions, over an input of `size` (height, width).
+    pub fn spatial(&self, size: [usize; 2]) -> super::Spatial {
+        let padding = self
+            .padding
+            .resolve(size, self.kernel, self.strides, self.dilations);
+        super::Spatial::Window {
+            kernel: self.kernel,
+            stride: self.strides,
+            dilation: self.dilations,
+            pad_begin: [padding[0].0, padding[1].0],
+        }
+    }
+
     /// The output height and width of the window over an input of `size` with `padding`.
     pub fn output_dims(
         &self,

@@ -1,0 +1,18 @@
+//! The input-dependent views of a unit, beside its feature visualization: the real images that
+//! excite it most ([`examples`]), and how sensitive it is to each pixel of one image
+//! ([`saliency`]), drawn as a heatmap over the photo ([`heatmap`]). Every view works on any
+//! [`excite_core::VisualModel`].
+
+#![warn(missing_docs)]
+
+pub mod examples;
+pub mod heatmap;
+pub mod output;
+pub mod photos;
+pub mod saliency;
+pub mod strip;
+mod top_k;
+
+pub use examples::{ChannelExamples, Examples, ExamplesConfig, Hit, dataset_examples};
+pub use output::{write_examples, write_saliency};
+pub use saliency::{Method, SaliencyConfig, SaliencyMap, saliency};

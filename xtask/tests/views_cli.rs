@@ -1,0 +1,82 @@
+//! `examples` over the demo photos and `saliency` of the cat photo, as the README runs them,
+//! on the tiny model (fast) and the bundled one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn xtask(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn examples_write_a_strip_per_channel_and_a_record() {
+    let out = std::env::temp_dir().join(format!("excite-examples-{}", std::process::id()));
+    let line = xtask(&[
+        "examples",
+        "--model",
+        repo("testdata/tiny_cnn.onnx").to_str().unwrap(),
+        "--layer",
+        "add",
+        "--channels",
+        "0..3",
+        "--top",
+        "4",
+        "--images",
+        repo("testdata/demo_images").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(line.contains("images/s"), "{line}");
+    for c in 0..3 {
+        let strip = image::open(out.join(format!("channel_{c:04}.png"))).unwrap();
+        assert_eq!(strip.width() % 4, 0);
+    }
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("examples.json")).unwrap()).unwrap();
+    let channels = record["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 3);
+    let hit = &channels[0]["top_max"][0];
+    let [y0, x0, y1, x1] = [0, 1, 2, 3].map(|i| hit["crop"][i].as_u64().unwrap());
+    assert!(y0 < y1 && x0 < x1 && y1 <= 32 && x1 <= 32, "{hit}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn saliency_writes_a_heatmap_and_the_raw_map() {
+    let dir = std::env::temp_dir().join(format!("excite-saliency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("cat.png");
+    let line = xtask(&[
+        "saliency",
+        "--image",
+        repo("testdata/chelsea_224.png").to_str().unwrap(),
+        "--objective",
+        "logit:282",
+        "--method",
+        "integrated-gradients",
+        "--samples",
+        "8",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(line.contains("attributions sum to"), "{line}");
+    assert_eq!(image::open(&png).unwrap().width(), 224);
+    let map: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cat.json")).unwrap()).unwrap();
+    assert_eq!(map["pixels"].as_array().unwrap().len(), 224 * 224);
+    assert_eq!(map["method"], "integrated-gradients");
+    let _ = std::fs::remove_dir_all(&dir);
+}
