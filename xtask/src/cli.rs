@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
 use excite::model::default_memory_limit;
 use excite::views::Method;
@@ -36,6 +37,9 @@ pub enum Command {
     /// How much each pixel of a photo moves an objective: a heatmap over the photo and the
     /// raw map as JSON.
     Saliency(SaliencyArgs),
+    /// The mean magnitude spectrum of a folder of photos, saved beside the model for
+    /// `--param maco`.
+    Spectrum(SpectrumArgs),
     /// Time optimisation steps on the bundled model: FLOP rates, where the time goes, and the
     /// gains of truncation and batching.
     Bench(BenchArgs),
@@ -182,6 +186,19 @@ impl SaliencyMethod {
     }
 }
 
+/// `spectrum`.
+#[derive(Debug, Args)]
+pub struct SpectrumArgs {
+    /// The folder of photos, e.g. `testdata/demo_images`.
+    #[arg(long)]
+    pub images: PathBuf,
+    /// The image side it is computed at (default: the model's input size, else 224).
+    #[arg(long)]
+    pub size: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
 /// `bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -210,9 +227,9 @@ pub struct AscentArgs {
     /// Optimisation steps.
     #[arg(long, default_value_t = 512)]
     pub steps: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 0.05)]
-    pub lr: f32,
+    /// The learning rate (default 0.05; 1.0 with `--param maco`).
+    #[arg(long)]
+    pub lr: Option<f32>,
     /// Seed of the initial image and of the transforms.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -226,6 +243,10 @@ pub struct AscentArgs {
     /// available); a larger render is refused before it starts.
     #[arg(long)]
     pub max_memory: Option<f64>,
+    /// With `--param maco`: the model's input side (the crops' size) and the natural-image
+    /// spectrum, resolved by [`AscentArgs::for_model`].
+    #[arg(skip)]
+    pub maco: Option<(usize, Option<Vec<f32>>)>,
 }
 
 impl AscentArgs {
@@ -240,14 +261,28 @@ impl AscentArgs {
 
     /// These settings with the image size resolved for `model` (its input size when none is
     /// asked for, else 128) and checked to be one the model can take.
+    ///
+    /// With `--param maco` the image is twice the model's input size by default, the model
+    /// sees crops of it at its own size, and the spectrum saved beside the model (by
+    /// `cargo xtask spectrum`) is the magnitude, the `1/f` spectrum without one.
     pub fn for_model(&self, model: &OnnxModel) -> anyhow::Result<AscentArgs> {
-        let size = self.size.or(model.input_size()).unwrap_or(128);
+        let input = model.input_size();
+        let (size, maco) = if self.param == Param::Maco {
+            let side = input.unwrap_or(224);
+            let size = self.size.unwrap_or(2 * side);
+            let magnitude =
+                Spectrum::beside(&self.model.model)?.map(|s| s.resized([size, size]).magnitude);
+            (size, Some((side, magnitude)))
+        } else {
+            (self.size.or(input).unwrap_or(128), None)
+        };
         let resolved = AscentArgs {
             size: Some(size),
+            maco,
             ..self.clone()
         };
         resolved.config(1).validate()?;
-        model.check_input_size(size)?;
+        model.check_input_size(resolved.maco.as_ref().map_or(size, |m| m.0))?;
         Ok(resolved)
     }
 
@@ -258,10 +293,20 @@ impl AscentArgs {
 
     /// The render settings these arguments describe, for `batch` images.
     pub fn config(&self, batch: usize) -> RenderConfig {
+        if let Some((input, magnitude)) = &self.maco {
+            let config = RenderConfig::maco(self.side(), *input, magnitude.clone());
+            return RenderConfig {
+                param: config.param.clone().with_batch(batch),
+                steps: self.steps,
+                learning_rate: self.lr.unwrap_or(config.learning_rate),
+                seed: self.seed,
+                ..config
+            };
+        }
         RenderConfig {
             param: self.param.image_param(batch, self.side()),
             steps: self.steps,
-            learning_rate: self.lr,
+            learning_rate: self.lr.unwrap_or(0.05),
             transforms: if self.no_transforms {
                 Vec::new()
             } else {
@@ -280,8 +325,12 @@ pub enum Param {
     Fourier,
     /// Raw pixels with decorrelated colour.
     Pixels,
-    /// Phase-only spectrum with a fixed 1/f magnitude (MACO).
+    /// Phase-only spectrum with a fixed 1/f magnitude, with the standard transforms.
     Phase,
+    /// MACO as published: phases under a natural-image spectrum (`cargo xtask spectrum`;
+    /// else 1/f), 6 random crops a step, NAdam at lr 1.0, and a transparency map written as
+    /// an RGBA PNG beside the image.
+    Maco,
 }
 
 impl Param {
@@ -291,6 +340,7 @@ impl Param {
             Param::Fourier => ImageParam::fourier(),
             Param::Pixels => ImageParam::pixels(),
             Param::Phase => ImageParam::phase_only(),
+            Param::Maco => ImageParam::maco(),
         };
         param.with_size(size, size).with_batch(batch)
     }

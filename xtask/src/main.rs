@@ -9,6 +9,7 @@ mod progress;
 mod render;
 mod render_layer;
 mod saliency;
+mod spectrum;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Examples(args) => examples::run(&args),
         Command::Saliency(args) => saliency::run(&args),
+        Command::Spectrum(args) => spectrum::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::grid::grid;
-use excite::core::image_io::{check_writable, from_image, read_image, save_png};
+use excite::core::image_io::{check_writable, from_image, read_image, save_png, save_rgba_png};
 use excite::{ImageParam, Objective, OnnxModel, default_device, render};
 
 use crate::cli::RenderArgs;
@@ -45,6 +45,19 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         many => grid(many, &[], many.len()),
     };
     save_png(&picture, &args.out)?;
+    if let Some(rgba) = rendered.to_rgba_images()? {
+        let alpha = args.out.with_file_name(format!(
+            "{}_alpha.png",
+            args.out
+                .file_stem()
+                .map_or("render".into(), |s| s.to_string_lossy())
+        ));
+        save_rgba_png(&rgba[0], &alpha)?;
+        println!(
+            "transparency (where the model looked) -> {}",
+            alpha.display()
+        );
+    }
     let history = &rendered.history;
     println!(
         "objective {:.4} -> {:.4} over {} steps -> {}",

@@ -9,7 +9,7 @@ use excite::core::files::safe_component;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, default_device, render_channels};
 
-use crate::cli::{AscentArgs, RenderLayerArgs, channel_range};
+use crate::cli::{AscentArgs, Param, RenderLayerArgs, channel_range};
 use crate::progress::bar;
 
 /// Renders the pending batches of the layer, recording each, then writes the grid.
@@ -23,6 +23,11 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
+    if args.ascent.param == Param::Maco {
+        bail!(
+            "--param maco renders one image per objective (its crops fill the batch): use `render --param maco --objective LAYER:C`"
+        );
+    }
     let ascent = args.ascent.for_model(&model)?;
     let settings = settings(args, &ascent, &model)?;
     ascent.config(args.batch).validate()?;
@@ -119,7 +124,7 @@ fn settings(
         channels: range,
         size: ascent.side(),
         steps: ascent.steps,
-        lr: ascent.lr,
+        lr: ascent.config(1).learning_rate,
         batch: args.batch,
         seed: ascent.seed,
         param: ascent.param.name(),

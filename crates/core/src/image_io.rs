@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{Rgb, RgbImage};
+use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
 use crate::error::{Error, Result};
 use crate::files::read_limited;
@@ -125,6 +125,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// `image` with `alpha` (`[0, 1]`, one value a pixel, row-major) as its alpha channel.
+pub fn with_alpha(image: &RgbImage, alpha: &[f32]) -> RgbaImage {
+    let width = image.width() as usize;
+    RgbaImage::from_fn(image.width(), image.height(), |x, y| {
+        let [r, g, b] = image.get_pixel(x, y).0;
+        let a = alpha[y as usize * width + x as usize].clamp(0.0, 1.0);
+        Rgba([r, g, b, (a * 255.0).round() as u8])
+    })
+}
+
+/// Saves an RGBA image as PNG (best compression), atomically.
+pub fn save_rgba_png(image: &RgbaImage, path: impl AsRef<Path>) -> Result<()> {
+    let mut bytes = Vec::new();
+    let encoder =
+        PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
+    image
+        .write_with_encoder(encoder)
+        .map_err(|e| Error::Image(e.to_string()))?;
+    write_atomic(path.as_ref(), &bytes)
 }
 
 /// Encodes an image as PNG (best compression).

@@ -17,6 +17,7 @@ pub mod model;
 pub mod objective;
 pub mod param;
 pub mod receptive_field;
+pub mod spectrum;
 pub mod transform;
 
 pub use activations::{Activations, INPUT};

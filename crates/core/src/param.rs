@@ -28,8 +28,12 @@ enum Basis {
     Pixels { start: Option<TensorData> },
     /// A half spectrum scaled by `1/f^decay`.
     Fourier { decay: f32 },
-    /// Phases only, under a fixed magnitude `[h, w/2+1]` (`None`: the 1/f spectrum).
-    Phase { magnitude: Option<Vec<f32>> },
+    /// Phases only, under a fixed magnitude `[h, w/2+1]` (`None`: the 1/f spectrum); with
+    /// `standardize`, MACO's preconditioner: phases and image standardised per image.
+    Phase {
+        magnitude: Option<Vec<f32>>,
+        standardize: bool,
+    },
 }
 
 /// How a batch of `height x width` RGB images with values in `[0, 1]` is parameterized: a
@@ -82,7 +86,24 @@ impl ImageParam {
     /// so that pixels have unit standard deviation, or [`ImageParam::with_magnitude`].
     pub fn phase_only() -> Self {
         Self {
-            basis: Basis::Phase { magnitude: None },
+            basis: Basis::Phase {
+                magnitude: None,
+                standardize: false,
+            },
+            ..Self::pixels()
+        }
+    }
+
+    /// MACO as published (Fel et al. 2023): the phases, drawn N(0, 1), are standardised, set
+    /// under a fixed natural-image magnitude ([`ImageParam::with_magnitude`]; the `1/f`
+    /// spectrum by default), and the image is standardised before the colour decorrelation
+    /// and the sigmoid.
+    pub fn maco() -> Self {
+        Self {
+            basis: Basis::Phase {
+                magnitude: None,
+                standardize: true,
+            },
             ..Self::pixels()
         }
     }
@@ -129,7 +150,7 @@ impl ImageParam {
     /// The fixed magnitude of the phase basis, `[h, w/2+1]` values (the same for every
     /// channel), e.g. the mean spectrum of natural images; no effect on other bases.
     pub fn with_magnitude(mut self, magnitude: Vec<f32>) -> Self {
-        if let Basis::Phase { magnitude: m } = &mut self.basis {
+        if let Basis::Phase { magnitude: m, .. } = &mut self.basis {
             *m = Some(magnitude);
         }
         self
@@ -188,15 +209,23 @@ impl ImageParam {
                 );
                 (basis, raw)
             }
-            Basis::Phase { magnitude } => {
+            Basis::Phase {
+                magnitude,
+                standardize,
+            } => {
                 let magnitude = magnitude.clone().unwrap_or_else(|| unit_magnitude(h, w));
                 let basis = GeneratorBasis::Phase {
                     dft: InverseRfft2::new(h, w, device),
                     magnitude: Tensor::from_data(TensorData::new(magnitude, [1, 1, h, wf]), device),
+                    standardize: *standardize,
                 };
-                let phases = (0..b * 3 * h * wf)
-                    .map(|_| rng.random_range(-PI..PI))
-                    .collect();
+                let phases = if *standardize {
+                    normal(&mut rng, b * 3 * h * wf, 1.0)
+                } else {
+                    (0..b * 3 * h * wf)
+                        .map(|_| rng.random_range(-PI..PI))
+                        .collect()
+                };
                 (basis, random(phases, [1, b, 3, h, wf], device))
             }
         };
@@ -220,13 +249,13 @@ impl ImageParam {
             )));
         }
         match &self.basis {
-            Basis::Phase { magnitude: Some(m) } if m.len() != h * (w / 2 + 1) => {
-                Err(Error::Invalid(format!(
-                    "the magnitude has {} values, a {h}x{w} spectrum {}",
-                    m.len(),
-                    h * (w / 2 + 1)
-                )))
-            }
+            Basis::Phase {
+                magnitude: Some(m), ..
+            } if m.len() != h * (w / 2 + 1) => Err(Error::Invalid(format!(
+                "the magnitude has {} values, a {h}x{w} spectrum {}",
+                m.len(),
+                h * (w / 2 + 1)
+            ))),
             Basis::Pixels { start: Some(start) } => {
                 let dims: Vec<usize> = start.shape().iter().copied().collect();
                 let fits = dims.len() == 4
@@ -286,6 +315,7 @@ enum GeneratorBasis {
     Phase {
         dft: InverseRfft2,
         magnitude: Tensor<4>,
+        standardize: bool,
     },
 }
 
@@ -305,11 +335,21 @@ impl ImageGenerator {
                 let im = raw.narrow(0, 1, 1).reshape([b, 3, h, wf]) * scale.clone();
                 dft.apply(re, im) / FOURIER_DIVISOR
             }
-            GeneratorBasis::Phase { dft, magnitude } => {
+            GeneratorBasis::Phase {
+                dft,
+                magnitude,
+                standardize,
+            } => {
                 let phase = raw.reshape([b, 3, h, wf]);
+                let phase = if *standardize {
+                    standardized(phase)
+                } else {
+                    phase
+                };
                 let re = phase.clone().cos() * magnitude.clone();
                 let im = phase.sin() * magnitude.clone();
-                dft.apply(re, im)
+                let x = dft.apply(re, im);
+                if *standardize { standardized(x) } else { x }
             }
         };
         let x = if self.decorrelate {
@@ -319,6 +359,19 @@ impl ImageGenerator {
         };
         sigmoid(x)
     }
+}
+
+/// Each image of a batch with zero mean and unit standard deviation over all its values (the
+/// `+ 1e-4` of MACO's reference keeps a flat image finite).
+///
+/// # Shapes
+/// - x and output: `[B, C, H, W]`
+fn standardized(x: Tensor<4>) -> Tensor<4> {
+    let dims = x.dims();
+    let flat: Tensor<2> = x.reshape([dims[0], dims[1] * dims[2] * dims[3]]);
+    let centred = flat.clone() - flat.mean_dim(1);
+    let spread = (centred.clone() * centred.clone()).mean_dim(1).sqrt() + 1e-4;
+    (centred / spread).reshape(dims)
 }
 
 /// Host values as a raw parameter on `device`.
@@ -425,6 +478,48 @@ mod tests {
         let pre = (image.clone() / (image.neg() + 1.0)).log();
         let sd = (pre.clone() * pre).mean().into_scalar::<f32>().sqrt();
         assert!((0.5..2.0).contains(&sd), "sd {sd}");
+    }
+
+    #[test]
+    fn standardized_images_have_zero_mean_and_unit_spread_each() {
+        let device = Device::flex();
+        let values: Vec<f32> = (0..2 * 3 * 4 * 5)
+            .map(|i| ((i * 7919) % 23) as f32 * 0.3 + (i / 60) as f32 * 9.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 4, 5]), &device);
+        let z = standardized(x);
+        for item in 0..2 {
+            let v = z.clone().narrow(0, item, 1);
+            let mean = v.clone().mean().into_scalar::<f32>();
+            let sd = ((v.clone() - mean) * (v - mean))
+                .mean()
+                .into_scalar::<f32>()
+                .sqrt();
+            assert!(
+                mean.abs() < 1e-5 && (sd - 1.0).abs() < 1e-3,
+                "mean {mean}, sd {sd}"
+            );
+        }
+    }
+
+    #[test]
+    fn maco_starts_from_finite_images_under_any_magnitude() {
+        let device = Device::flex();
+        let magnitude: Vec<f32> = (0..32 * 17).map(|i| 1.0 + (i % 7) as f32).collect();
+        for param in [
+            ImageParam::maco(),
+            ImageParam::maco().with_magnitude(magnitude),
+        ] {
+            let (generator, raw) = param
+                .with_size(32, 32)
+                .with_batch(2)
+                .init(5, &device)
+                .unwrap();
+            let image = generator.image(raw);
+            assert_eq!(image.dims(), [2, 3, 32, 32]);
+            let v = image.into_data().try_to_vec::<f32>().unwrap();
+            assert!(v.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
     }
 
     #[test]

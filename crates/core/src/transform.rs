@@ -23,6 +23,20 @@ pub enum Transform {
     Scale(Vec<f32>),
     /// Rotation about the centre by an angle in degrees drawn uniformly from the list.
     Rotate(Vec<f32>),
+    /// MACO's crops: `count` square boxes of each image, their side a fraction of the
+    /// image's drawn uniformly from `side`, their centre N(0.5, 0.15) of the image, each
+    /// resampled to `output` pixels, plus Gaussian and uniform noise of scale `noise`. The
+    /// batch grows `count`-fold (crop `k` of image `i` at `k * B + i`).
+    Crops {
+        /// Crops per image.
+        count: usize,
+        /// The range of the box side, as a fraction of the image side.
+        side: [f32; 2],
+        /// The side of each crop as the model sees it.
+        output: usize,
+        /// The noise scale.
+        noise: f32,
+    },
 }
 
 impl Transform {
@@ -59,6 +73,14 @@ pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Te
                     PadMode::Constant(*value),
                 );
             }
+            Transform::Crops {
+                count,
+                side,
+                output,
+                noise,
+            } => {
+                x = crops(flush(x, warp.take()), *count, *side, *output, *noise, rng);
+            }
             Transform::Jitter(d) => {
                 x = flush(x, warp.take());
                 let [_, _, h, w] = x.dims();
@@ -72,6 +94,74 @@ pub fn apply_all(transforms: &[Transform], x: Tensor<4>, rng: &mut StdRng) -> Te
         }
     }
     flush(x, warp)
+}
+
+/// MACO's random crops (see [`Transform::Crops`]).
+///
+/// # Shapes
+/// - x: `[B, C, H, W]`
+/// - output: `[count * B, C, output, output]`
+fn crops(
+    x: Tensor<4>,
+    count: usize,
+    [low, high]: [f32; 2],
+    output: usize,
+    noise: f32,
+    rng: &mut StdRng,
+) -> Tensor<4> {
+    let [b, c, ..] = x.dims();
+    let n = count * b;
+    let mut theta = Vec::with_capacity(6 * n);
+    for _ in 0..n {
+        let side = if high > low {
+            rng.random_range(low..high)
+        } else {
+            low
+        };
+        let centre = [0.5 + 0.15 * normal(rng), 0.5 + 0.15 * normal(rng)];
+        // Output coordinates in [-1, 1] map to the box in the input's [-1, 1].
+        theta.extend([
+            side,
+            0.0,
+            2.0 * centre[1] - 1.0,
+            0.0,
+            side,
+            2.0 * centre[0] - 1.0,
+        ]);
+    }
+    let device = x.device();
+    let theta = Tensor::<3>::from_data(TensorData::new(theta, [n, 2, 3]), &device);
+    let grid = affine_grid_2d(theta, [n, c, output, output]);
+    let options = GridSampleOptions::new(InterpolateMode::Bilinear)
+        .with_padding_mode(GridSamplePaddingMode::Border)
+        .with_align_corners(true);
+    let sampled = x.repeat_dim(0, count).grid_sample_2d(grid, options);
+    if noise == 0.0 {
+        return sampled;
+    }
+    let values = n * c * output * output;
+    let jitter: Vec<f32> = (0..values)
+        .map(|_| noise * (normal(rng) + rng.random::<f32>() - 0.5))
+        .collect();
+    sampled + Tensor::from_data(TensorData::new(jitter, [n, c, output, output]), &device)
+}
+
+/// A standard normal draw (Box-Muller).
+fn normal(rng: &mut StdRng) -> f32 {
+    let u: f32 = rng.random_range(f32::EPSILON..1.0);
+    let v: f32 = rng.random();
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+/// MACO's transforms as published: 6 crops of 25–30% of the image side, resampled to the
+/// model's `input` size, noise 0.05 (the reference draws the side as `U(0, 0.05) + 0.25`).
+pub fn maco(count: usize, input: usize) -> Vec<Transform> {
+    vec![Transform::Crops {
+        count,
+        side: [0.25, 0.30],
+        output: input,
+        noise: 0.05,
+    }]
 }
 
 /// A pending resampling: output `size`, and the linear map `[a, b; c, d]` from output to input
@@ -200,6 +290,36 @@ pub fn standard() -> Vec<Transform> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maco_crops_fill_the_batch_at_the_model_size() {
+        let device = burn::tensor::Device::flex();
+        let flat = Tensor::<4>::full([1, 3, 40, 40], 0.25, &device);
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let crops = Transform::Crops {
+            count: 5,
+            side: [0.25, 0.30],
+            output: 16,
+            noise: 0.0,
+        };
+        let out = crops.apply(flat, &mut rng);
+        assert_eq!(out.dims(), [5, 3, 16, 16]);
+        // A flat image crops to the same flat value wherever the boxes fall.
+        let values = out.into_data().try_to_vec::<f32>().unwrap();
+        assert!(values.iter().all(|v| (v - 0.25).abs() < 1e-5));
+        // Crops of a gradient image differ from one another.
+        let ramp = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..1600).map(|i| (i % 40) as f32).collect::<Vec<_>>(),
+                [1, 1, 40, 40],
+            ),
+            &device,
+        );
+        let out = crops.apply(ramp, &mut rng);
+        let first = out.clone().narrow(0, 0, 1).mean().into_scalar::<f32>();
+        let second = out.narrow(0, 1, 1).mean().into_scalar::<f32>();
+        assert!((first - second).abs() > 1e-3);
+    }
     use burn::tensor::Device;
     use rand::SeedableRng;
 

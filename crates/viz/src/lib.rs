@@ -23,4 +23,4 @@ pub use device::{backend_name, default_device};
 pub use layer::{ChannelRender, render_channels};
 pub use layer_record::{ChannelEntry, LayerRecord, LayerSettings};
 pub use progress::{Observer, Progress};
-pub use render::{Ascent, DEAD_STEPS, RenderConfig, Rendered, StepReport, render};
+pub use render::{Ascent, DEAD_STEPS, Optimizer, RenderConfig, Rendered, StepReport, render};

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 use excite_core::error::panic_text;
-use excite_core::image_io::to_images;
+use excite_core::image_io::{to_images, with_alpha};
 use excite_core::transform::{Transform, apply_all, standard};
 use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
-use image::RgbImage;
+use image::{RgbImage, RgbaImage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -49,6 +49,20 @@ pub struct RenderConfig {
     pub seed: u64,
     /// Told of every step (default: nobody).
     pub observer: Option<Observer>,
+    /// The optimiser (default Adam; MACO uses NAdam).
+    pub optimizer: Optimizer,
+    /// Accumulate `|d objective / d image|` over the steps, MACO's transparency map
+    /// ([`Rendered::transparency`]; default off: it costs a second, small backward pass).
+    pub transparency: bool,
+}
+
+/// The optimisers of the image parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Optimizer {
+    /// Adam (Lucid's).
+    Adam,
+    /// NAdam (MACO's).
+    Nadam,
 }
 
 impl Default for RenderConfig {
@@ -61,6 +75,8 @@ impl Default for RenderConfig {
             thresholds: Vec::new(),
             seed: 0,
             observer: None,
+            optimizer: Optimizer::Adam,
+            transparency: false,
         }
     }
 }
@@ -75,6 +91,8 @@ impl fmt::Debug for RenderConfig {
             .field("thresholds", &self.thresholds)
             .field("seed", &self.seed)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("optimizer", &self.optimizer)
+            .field("transparency", &self.transparency)
             .finish()
     }
 }
@@ -93,6 +111,25 @@ impl RenderConfig {
             )));
         }
         self.param.validate()
+    }
+
+    /// MACO as published (Fel et al. 2023): phases under a natural-image `magnitude` (the
+    /// `1/f` spectrum when `None`) for an image of `size` pixels, 6 random crops of 25–30% of
+    /// it per step seen by the model at `model_input` pixels, NAdam at learning rate 1.0, and
+    /// the transparency map.
+    pub fn maco(size: usize, model_input: usize, magnitude: Option<Vec<f32>>) -> Self {
+        let param = ImageParam::maco().with_size(size, size);
+        Self {
+            param: match magnitude {
+                Some(m) => param.with_magnitude(m),
+                None => param,
+            },
+            learning_rate: 1.0,
+            transforms: excite_core::transform::maco(6, model_input),
+            optimizer: Optimizer::Nadam,
+            transparency: true,
+            ..Self::default()
+        }
     }
 
     /// The same settings with another image parameterization.
@@ -132,12 +169,40 @@ pub struct Rendered {
     /// For each batch item, whether its gradient was zero at each of the first [`DEAD_STEPS`]
     /// steps (a dead unit: the image stays where it started).
     pub dead: Vec<bool>,
+    /// With [`RenderConfig::transparency`]: `|d objective / d image|` summed over the steps,
+    /// `[B, 3, H, W]`: where the model looked.
+    pub transparency: Option<Tensor<4>>,
 }
 
 impl Rendered {
     /// The final images as 8-bit RGB pictures, one per batch item.
     pub fn to_images(&self) -> Result<Vec<RgbImage>> {
         to_images(self.images.clone())
+    }
+
+    /// The final images with the transparency map as their alpha channel (MACO's
+    /// presentation: the map's channel mean, clipped at its 99th percentile and scaled to
+    /// `[0, 1]`); `None` without [`RenderConfig::transparency`].
+    pub fn to_rgba_images(&self) -> Result<Option<Vec<RgbaImage>>> {
+        let Some(map) = &self.transparency else {
+            return Ok(None);
+        };
+        let [b, _, h, w] = map.dims();
+        let means = map
+            .clone()
+            .mean_dim(1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Invalid(format!("cannot read the transparency: {e:?}")))?;
+        let images = self.to_images()?;
+        Ok(Some(
+            images
+                .iter()
+                .zip(means.chunks(h * w))
+                .take(b)
+                .map(|(image, alpha)| with_alpha(image, &unit_alpha(alpha)))
+                .collect(),
+        ))
     }
 }
 
@@ -165,6 +230,9 @@ pub struct Ascent<'a> {
     rng: StdRng,
     step: usize,
     dead: Vec<bool>,
+    /// The transparency map so far, when asked for.
+    transparency: Option<Tensor<4>>,
+    track_transparency: bool,
 }
 
 impl<'a> Ascent<'a> {
@@ -188,10 +256,15 @@ impl<'a> Ascent<'a> {
             generator,
             transforms: &config.transforms,
             raw: raw.without_autodiff(),
-            adam: Adam::new(config.learning_rate),
+            adam: match config.optimizer {
+                Optimizer::Adam => Adam::new(config.learning_rate),
+                Optimizer::Nadam => Adam::nadam(config.learning_rate),
+            },
             rng: StdRng::seed_from_u64(config.seed.wrapping_add(0x9e37_79b9_7f4a_7c15)),
             step: 0,
             dead: Vec::new(),
+            transparency: None,
+            track_transparency: config.transparency,
         })
     }
 
@@ -212,10 +285,17 @@ impl<'a> Ascent<'a> {
         let started = Instant::now();
         let leaf = self.raw.clone().autodiff().require_grad();
         let image = self.generator.image(leaf.clone());
-        let input = apply_all(self.transforms, image.clone(), &mut self.rng);
-        let value = self
-            .objective
-            .evaluate_transformed(self.model, image, input.clone())?;
+        // With the transparency map, the image is a leaf of its own: its gradient is the map's
+        // increment, then carried back to the parameter through the generator.
+        let pixels = if self.track_transparency {
+            image.clone().detach().require_grad()
+        } else {
+            image.clone()
+        };
+        let input = apply_all(self.transforms, pixels.clone(), &mut self.rng);
+        let value =
+            self.objective
+                .evaluate_transformed(self.model, pixels.clone(), input.clone())?;
         let scalar = value.clone().into_scalar::<f32>();
         if !scalar.is_finite() {
             let layers: Vec<&str> = self.objective.layers().iter().map(String::as_str).collect();
@@ -227,6 +307,18 @@ impl<'a> Ascent<'a> {
         }
         let forward_seconds = started.elapsed().as_secs_f64();
         let grads = value.neg().backward();
+        let grads = if self.track_transparency {
+            let d_image = pixels.grad(&grads).ok_or_else(|| {
+                Error::Invalid("the objective does not depend on the image".into())
+            })?;
+            self.transparency = Some(match self.transparency.take() {
+                None => d_image.clone().abs(),
+                Some(map) => map + d_image.clone().abs(),
+            });
+            (image * d_image.autodiff()).sum().backward()
+        } else {
+            grads
+        };
         let grad = leaf
             .grad(&grads)
             .ok_or_else(|| Error::Invalid("the objective does not depend on the image".into()))?;
@@ -307,7 +399,20 @@ pub fn render(
         snapshots,
         history,
         dead: ascent.dead,
+        transparency: ascent.transparency,
     })
+}
+
+/// Alpha values in `[0, 1]`: clipped at the 99th percentile, divided by the largest.
+fn unit_alpha(values: &[f32]) -> Vec<f32> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let clip = sorted.get(sorted.len() * 99 / 100).copied().unwrap_or(0.0);
+    let top = values.iter().fold(0f32, |m, &v| m.max(v.min(clip)));
+    values
+        .iter()
+        .map(|&v| if top > 0.0 { v.min(clip) / top } else { 1.0 })
+        .collect()
 }
 
 /// For each batch item of a raw-parameter gradient, whether it is exactly zero.

@@ -214,3 +214,33 @@ fn a_panic_in_the_backend_is_an_error() {
     assert!(matches!(err, Error::Backend(_)), "{err}");
     assert!(!err.to_string().contains('\n'), "{err}");
 }
+
+/// MACO as published on the tiny model: the objective on the crops rises (MACO optimises what
+/// the crops see, not the whole image at once), and the transparency map is where the crops
+/// looked, as alpha.
+#[test]
+fn maco_rises_and_maps_where_the_model_looked() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
+    let objective = channel("concat", 5);
+    let config = RenderConfig::maco(64, 32, None).with_steps(48);
+    let out = render(&model, &objective, &config, &device).unwrap();
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (start, end) = (mean(&out.history[..8]), mean(&out.history[40..]));
+    assert!(end > 1.3 * start && start > 0.0, "{start} -> {end}");
+    assert_eq!(out.transparency.as_ref().unwrap().dims(), [1, 3, 64, 64]);
+    let rgba = out.to_rgba_images().unwrap().unwrap();
+    let alpha: Vec<u8> = rgba[0].pixels().map(|p| p[3]).collect();
+    assert_eq!(alpha.iter().max(), Some(&255));
+    // The crops centre on the middle: the centre is looked at more than the corners.
+    let at = |x: usize, y: usize| alpha[y * 64 + x] as u32;
+    let centre: u32 = (28..36)
+        .flat_map(|y| (28..36).map(move |x| (x, y)))
+        .map(|(x, y)| at(x, y))
+        .sum();
+    let corner: u32 = (0..8)
+        .flat_map(|y| (0..8).map(move |x| (x, y)))
+        .map(|(x, y)| at(x, y))
+        .sum();
+    assert!(centre > corner, "centre {centre}, corner {corner}");
+}

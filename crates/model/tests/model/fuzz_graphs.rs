@@ -3,7 +3,7 @@
 //! short forward must succeed or return one error line — never panic, abort or run away.
 //!
 //! CI runs 5,000 graphs (a tenth of a second); `EXCITE_FUZZ_GRAPHS=1000000 cargo test --release
-//! -p excite-model --test fuzz_graphs -- --nocapture` runs longer, and `EXCITE_FUZZ_SEED` starts
+//! -p excite-model --test model fuzz_graphs -- --nocapture` runs longer, and `EXCITE_FUZZ_SEED` starts
 //! another sequence. 100,000 graphs ran clean (14.9% of them valid) when this was written.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
