@@ -174,6 +174,36 @@ def busy_processes(me):
     return busy
 
 
+class CpuMeter:
+    """CPU seconds spent over an interval by the whole machine and by this process and its
+    (finished) children; `other_cpu_s` is what the rest of the machine used: near 0 when the
+    benchmark had the CPU to itself."""
+
+    def __init__(self):
+        self.start = self._read()
+
+    @staticmethod
+    def _read():
+        import resource
+
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
+        own = sum(
+            getattr(resource.getrusage(who), a)
+            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+            for a in ("ru_utime", "ru_stime")
+        )
+        return busy, own
+
+    def stop(self):
+        busy, own = self._read()
+        machine, mine = busy - self.start[0], own - self.start[1]
+        return {"machine_cpu_s": round(machine, 1), "own_cpu_s": round(mine, 1),
+                "other_cpu_s": round(max(0.0, machine - mine), 1), "load1_after": loadavg()}
+
+
 def binary_info(path):
     import hashlib
 
@@ -205,23 +235,26 @@ def excite_workloads(xtask, out, oneby, evaluate):
     res = {}
     path = os.path.join(out, "excite_c0.png")
     cmd = [xtask, "render", "--objective", f"{LAYER_ONNX}:0", "--size", str(SIZE), "--steps", "512", "--out", path]
+    meter = CpuMeter()
     secs = run_timed(cmd)
-    res["one"] = {"seconds": secs, "command": " ".join(cmd), "activations": [evaluate(path, 0)], "load1_after": loadavg()}
-    print(f"excite one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}", flush=True)
+    res["one"] = {"seconds": secs, "command": " ".join(cmd), "activations": [evaluate(path, 0)], **meter.stop()}
+    print(f"excite one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}  other CPU {res['one']['other_cpu_s']} s", flush=True)
 
     folder = os.path.join(out, "excite_layer")
     shutil.rmtree(folder, ignore_errors=True)
     cmd = [xtask, "render-layer", "--layer", LAYER_ONNX, "--channels", f"0..{CHANNELS}", "--size", str(SIZE),
            "--steps", "128", "--batch", str(CHANNELS), "--out", folder]
+    meter = CpuMeter()
     secs = run_timed(cmd)
     acts = [evaluate(layer_png(folder, c), c) for c in range(CHANNELS)]
     res["batched"] = {"seconds": secs, "command": " ".join(cmd), "activations": acts,
-                      "files": sorted(os.listdir(folder)), "load1_after": loadavg()}
-    print(f"excite batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}", flush=True)
+                      "files": sorted(os.listdir(folder)), **meter.stop()}
+    print(f"excite batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
 
     folder = os.path.join(out, "excite_oneby")
     os.makedirs(folder, exist_ok=True)
     total, acts, cmds = 0.0, [], []
+    meter = CpuMeter()
     for c in range(oneby):
         path = os.path.join(folder, f"c{c:02d}.png")
         cmd = [xtask, "render", "--objective", f"{LAYER_ONNX}:{c}", "--size", str(SIZE), "--steps", "128", "--out", path]
@@ -230,8 +263,8 @@ def excite_workloads(xtask, out, oneby, evaluate):
         cmds.append(" ".join(cmd))
     res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * CHANNELS / oneby,
                     "command": cmds[0].replace(":0 ", ":C ") + f"  (C = 0..{oneby - 1})", "activations": acts,
-                    "load1_after": loadavg()}
-    print(f"excite oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}", flush=True)
+                    **meter.stop()}
+    print(f"excite oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
     return res
 
 
@@ -260,17 +293,19 @@ def save_lucent(array, path):
 
 def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
     res = {}
+    meter = CpuMeter()
     started = time.perf_counter()
     imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, 0), 1, 512, input_size)
     secs = time.perf_counter() - started
     path = os.path.join(out, f"{tag}_c0.png")
     save_lucent(imgs[0], path)
-    res["one"] = {"seconds": secs, "activations": [evaluate(path, 0)], "load1_after": loadavg()}
-    print(f"{tag} one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}", flush=True)
+    res["one"] = {"seconds": secs, "activations": [evaluate(path, 0)], **meter.stop()}
+    print(f"{tag} one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}  other CPU {res['one']['other_cpu_s']} s", flush=True)
 
     folder = os.path.join(out, f"{tag}_layer")
     os.makedirs(folder, exist_ok=True)
     objective = objectives.Objective.sum([objectives.channel(LAYER_LUCENT, c, batch=c) for c in range(CHANNELS)])
+    meter = CpuMeter()
     started = time.perf_counter()
     imgs = lucent_render(model, objective, CHANNELS, 128, input_size)
     secs = time.perf_counter() - started
@@ -279,12 +314,13 @@ def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
         path = os.path.join(folder, f"c{c:02d}.png")
         save_lucent(imgs[c], path)
         acts.append(evaluate(path, c))
-    res["batched"] = {"seconds": secs, "activations": acts, "load1_after": loadavg()}
-    print(f"{tag} batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}", flush=True)
+    res["batched"] = {"seconds": secs, "activations": acts, **meter.stop()}
+    print(f"{tag} batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
 
     folder = os.path.join(out, f"{tag}_oneby")
     os.makedirs(folder, exist_ok=True)
     total, acts = 0.0, []
+    meter = CpuMeter()
     for c in range(oneby):
         started = time.perf_counter()
         imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, c), 1, 128, input_size)
@@ -293,8 +329,8 @@ def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
         save_lucent(imgs[0], path)
         acts.append(evaluate(path, c))
     res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * CHANNELS / oneby,
-                    "activations": acts, "load1_after": loadavg()}
-    print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}", flush=True)
+                    "activations": acts, **meter.stop()}
+    print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
     return res
 
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{Rgb, RgbImage, Rgba, RgbaImage};
+use image::{ImageBuffer, Pixel, PixelWithColorType, Rgb, RgbImage, Rgba, RgbaImage};
 
 use crate::error::{Error, Result};
 use crate::files::read_limited;
@@ -139,17 +139,19 @@ pub fn with_alpha(image: &RgbImage, alpha: &[f32]) -> RgbaImage {
 
 /// Saves an RGBA image as PNG (best compression), atomically.
 pub fn save_rgba_png(image: &RgbaImage, path: impl AsRef<Path>) -> Result<()> {
-    let mut bytes = Vec::new();
-    let encoder =
-        PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);
-    image
-        .write_with_encoder(encoder)
-        .map_err(|e| Error::Image(e.to_string()))?;
-    write_atomic(path.as_ref(), &bytes)
+    write_atomic(path.as_ref(), &encode(image)?)
 }
 
 /// Encodes an image as PNG (best compression).
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
+    encode(image)
+}
+
+/// Encodes an 8-bit image of any colour type as PNG (best compression).
+fn encode<P>(image: &ImageBuffer<P, Vec<u8>>) -> Result<Vec<u8>>
+where
+    P: Pixel<Subpixel = u8> + PixelWithColorType,
+{
     let mut bytes = Vec::new();
     let encoder =
         PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive);

@@ -104,33 +104,11 @@ pub fn dataset_examples(
         let act = model
             .activations(Tensor::cat(images, 0), &[layer])?
             .remove(0);
-        let [n, c, h, w] = act.dims();
-        if end > c {
-            return Err(Error::Invalid(format!(
-                "channels {first}..{end} are out of range: `{layer}` has {c}"
-            )));
-        }
-        let act = act.narrow(1, first, end - first);
-        let flat: Tensor<3> = act.reshape([n, end - first, h * w]);
-        let means = host(flat.clone().mean_dim(2))?;
-        let (maxes, at) = flat.max_dim_with_indices(2);
-        let maxes = host(maxes)?;
-        let at: Vec<i64> = at
-            .into_data()
-            .convert::<i64>()
-            .try_to_vec::<i64>()
-            .map_err(|e| Error::Invalid(format!("cannot read activations: {e:?}")))?;
-        for i in 0..n {
-            let photo = b * config.batch + i;
-            for (k, r) in rankings.iter_mut().enumerate() {
-                let j = i * (end - first) + k;
-                r.top_mean.push(means[j], photo);
-                r.bottom_mean.push(-means[j], photo);
-                let pos = at[j] as usize;
-                r.top_max.push(maxes[j], (photo, [pos / w, pos % w]));
-            }
-        }
-        progress((b * config.batch + n).min(photos.len()), photos.len());
+        rank_batch(&mut rankings, act, b * config.batch, layer, config.channels)?;
+        progress(
+            (b * config.batch + chunk.len()).min(photos.len()),
+            photos.len(),
+        );
     }
     let field = model.receptive_field(layer, [config.size; 2]);
     let hit = |photo: usize, score: f32| Hit {
@@ -176,6 +154,44 @@ pub fn dataset_examples(
         photos: photos.len(),
         channels,
     })
+}
+
+/// Offers every photo of a batch of activations (`[N, C, H, W]`, the first photo numbered
+/// `offset`) to the rankings of `channels`.
+fn rank_batch(
+    rankings: &mut [Rankings],
+    act: Tensor<4>,
+    offset: usize,
+    layer: &str,
+    [first, end]: [usize; 2],
+) -> Result<()> {
+    let [n, c, h, w] = act.dims();
+    if end > c {
+        return Err(Error::Invalid(format!(
+            "channels {first}..{end} are out of range: `{layer}` has {c}"
+        )));
+    }
+    let flat: Tensor<3> = act
+        .narrow(1, first, end - first)
+        .reshape([n, end - first, h * w]);
+    let means = host(flat.clone().mean_dim(2))?;
+    let (maxes, at) = flat.max_dim_with_indices(2);
+    let maxes = host(maxes)?;
+    let at: Vec<i64> = at
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map_err(|e| Error::Invalid(format!("cannot read activations: {e:?}")))?;
+    for i in 0..n {
+        for (k, r) in rankings.iter_mut().enumerate() {
+            let j = i * (end - first) + k;
+            r.top_mean.push(means[j], offset + i);
+            r.bottom_mean.push(-means[j], offset + i);
+            let pos = at[j] as usize;
+            r.top_max.push(maxes[j], (offset + i, [pos / w, pos % w]));
+        }
+    }
+    Ok(())
 }
 
 /// A small tensor's values on the host.
