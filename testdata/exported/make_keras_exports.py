@@ -4,10 +4,10 @@ record onnxruntime reference values next to each file.
 
 Run (see testdata/exported/README.md, section "Keras (tf2onnx)"):
 
-    python3.11 -m venv /tmp/keras-venv
-    /tmp/keras-venv/bin/pip install tensorflow-cpu==2.21.0 tf2onnx==1.17.0 \
+    python3.11 -m venv .venv-keras
+    .venv-keras/bin/pip install tensorflow-cpu==2.21.0 tf2onnx==1.17.0 \
         onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6 protobuf==7.36.2 keras==3.15.1
-    /tmp/keras-venv/bin/python testdata/exported/make_keras_exports.py
+    .venv-keras/bin/python testdata/exported/make_keras_exports.py
 
 Writes keras_<arch>_op<N>.onnx and keras_<arch>_op<N>.json into the folder of
 this script.  Nothing else is touched.

@@ -5,11 +5,11 @@ reference values next to each file.
 
 Run (see testdata/exported/README.md, section "Paddle"):
 
-    python3.11 -m venv /tmp/paddle-venv
-    /tmp/paddle-venv/bin/pip install paddlepaddle==3.3.1 paddle2onnx==2.1.0 \
+    python3.11 -m venv .venv-paddle
+    .venv-paddle/bin/pip install paddlepaddle==3.3.1 paddle2onnx==2.1.0 \
         onnx==1.17.0 onnxruntime==1.32.0 numpy==2.4.6 polygraphy==0.53.6 \
         onnx_graphsurgeon==0.6.1 sympy==1.14.0
-    /tmp/paddle-venv/bin/python testdata/exported/make_paddle_exports.py
+    .venv-paddle/bin/python testdata/exported/make_paddle_exports.py
 
 (paddle.onnx.export folds constants with polygraphy, which pip-installs
 onnx_graphsurgeon and sympy on first use unless they are already there.)

@@ -7,9 +7,9 @@ section of testdata/exported/README.md.
 
 Rerun (CPU only, a few minutes):
 
-    python3 -m venv /tmp/torch-venv
-    /tmp/torch-venv/bin/pip install torch torchvision onnx onnxruntime onnxscript numpy
-    /tmp/torch-venv/bin/python testdata/exported/make_torch_exports.py
+    python3 -m venv .venv-torch
+    .venv-torch/bin/pip install torch torchvision onnx onnxruntime onnxscript numpy
+    .venv-torch/bin/python testdata/exported/make_torch_exports.py
 
 Every model is a torchvision class (or torchvision's own blocks) with random
 weights (torch.manual_seed(0)) at a reduced width/depth, in eval mode.
@@ -726,9 +726,9 @@ def write_readme(results, failures):
         "Rerun:",
         "",
         "```sh",
-        "python3 -m venv /tmp/torch-venv",
-        "/tmp/torch-venv/bin/pip install torch torchvision onnx onnxruntime onnxscript numpy",
-        "/tmp/torch-venv/bin/python testdata/exported/make_torch_exports.py",
+        "python3 -m venv .venv-torch",
+        ".venv-torch/bin/pip install torch torchvision onnx onnxruntime onnxscript numpy",
+        ".venv-torch/bin/python testdata/exported/make_torch_exports.py",
         "```",
         "",
         "Versions used: " + ", ".join(f"{k} {v}" for k, v in VERSIONS.items()) + ".",
