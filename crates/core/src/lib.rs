@@ -16,6 +16,7 @@ pub mod image_io;
 pub mod model;
 pub mod objective;
 pub mod param;
+pub mod percentile;
 pub mod receptive_field;
 pub mod spectrum;
 pub mod transform;

@@ -1,5 +1,6 @@
 //! Saliency maps as pictures: a colour scale, and the map blended over its photo.
 
+use excite_core::percentile::percentile;
 use image::{Rgb, RgbImage};
 
 /// The colour scale (dark blue through red to yellow), as stops from 0 to 1.
@@ -23,20 +24,23 @@ fn colour(t: f32) -> [f32; 3] {
 /// is heavy-tailed: scaled by its maximum, a few pixels would hide the rest), or the maximum
 /// when that is zero.
 fn scale(map: &[f32]) -> f32 {
-    let mut magnitudes: Vec<f32> = map.iter().map(|v| v.abs()).collect();
-    magnitudes.sort_by(f32::total_cmp);
-    let top = magnitudes.last().copied().unwrap_or(0.0);
-    let high = magnitudes
-        .get(magnitudes.len() * 99 / 100)
-        .copied()
-        .unwrap_or(0.0);
-    if high > 0.0 { high } else { top }
+    let magnitudes: Vec<f32> = map.iter().map(|v| v.abs()).collect();
+    let high = percentile(&magnitudes, 99);
+    if high > 0.0 {
+        high
+    } else {
+        magnitudes.iter().fold(0f32, |m, &v| m.max(v))
+    }
 }
 
 /// `map` (`height * width` values, row-major) as colours, its magnitude scaled so that the
 /// 99th percentile is 1 (a map of zeros is dark).
-pub fn colorize(map: &[f32], [height, width]: [usize; 2]) -> RgbImage {
-    let top = scale(map);
+pub fn colorize(map: &[f32], size: [usize; 2]) -> RgbImage {
+    colorize_scaled(map, size, scale(map))
+}
+
+/// `map` as colours, `top` at the top of the scale.
+fn colorize_scaled(map: &[f32], [height, width]: [usize; 2], top: f32) -> RgbImage {
     RgbImage::from_fn(width as u32, height as u32, |x, y| {
         let v = map[y as usize * width + x as usize].abs();
         let t = if top > 0.0 { v / top } else { 0.0 };
@@ -47,8 +51,8 @@ pub fn colorize(map: &[f32], [height, width]: [usize; 2]) -> RgbImage {
 /// The map's colours over a dimmed grey copy of `photo` (same size as the map): where the map
 /// is strong the colour covers the photo.
 pub fn overlay(photo: &RgbImage, map: &[f32], size: [usize; 2]) -> RgbImage {
-    let heat = colorize(map, size);
     let top = scale(map);
+    let heat = colorize_scaled(map, size, top);
     RgbImage::from_fn(photo.width(), photo.height(), |x, y| {
         let p = photo.get_pixel(x, y);
         let grey = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) * 0.6;

@@ -8,6 +8,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor};
 use excite_core::error::panic_text;
 use excite_core::image_io::{to_images, with_alpha};
+use excite_core::percentile::percentile;
 use excite_core::transform::{Transform, apply_all, standard};
 use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
 use image::{RgbImage, RgbaImage};
@@ -405,9 +406,7 @@ pub fn render(
 
 /// Alpha values in `[0, 1]`: clipped at the 99th percentile, divided by the largest.
 fn unit_alpha(values: &[f32]) -> Vec<f32> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f32::total_cmp);
-    let clip = sorted.get(sorted.len() * 99 / 100).copied().unwrap_or(0.0);
+    let clip = percentile(values, 99);
     let top = values.iter().fold(0f32, |m, &v| m.max(v.min(clip)));
     values
         .iter()

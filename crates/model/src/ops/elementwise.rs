@@ -4,7 +4,7 @@
 use burn::tensor::Tensor;
 
 use super::Spatial;
-use super::args::float_of;
+use super::args::{Operand, float_of};
 use super::host::broadcast;
 use super::{Args, Ctx, Kernel, Outputs, one};
 use crate::value::{Ints, MAX_RANK, Meta, Value, pad_dims};
@@ -144,7 +144,9 @@ impl Kernel for Binary {
 
     fn eval(&self, x: &Args<'_, Value>) -> Outputs<Value> {
         if x.all_ints() {
-            let mut values = x.present().map(|v| v.as_ints_value());
+            let mut values = x
+                .present()
+                .map(|v| v.as_ints().expect("checked to be integers"));
             let first = values.next().ok_or("input 0 is missing")?.clone();
             let out = values.try_fold(first, |acc, next| {
                 acc.zip(next, |a, b| self.arith.ints(a, b))
@@ -167,15 +169,6 @@ impl Kernel for Binary {
             tensor = tensor / count as f32;
         }
         one(Value::Float { tensor, rank })
-    }
-}
-
-impl Value {
-    fn as_ints_value(&self) -> &Ints {
-        match self {
-            Value::Ints(v) => v,
-            Value::Float { .. } => unreachable!("checked to be integers"),
-        }
     }
 }
 
