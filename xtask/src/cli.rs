@@ -108,6 +108,15 @@ pub struct RenderArgs {
     /// The PNG to write (a grid when the batch holds several images).
     #[arg(long, default_value = "render.png")]
     pub out: PathBuf,
+    /// Optimise an alpha channel too (Lucid's transparency objective): each step shows the
+    /// image over a random background through its alpha and penalises opacity, so only what
+    /// excites the unit stays opaque; writes `OUT_alpha.png` (RGBA) beside the image.
+    #[arg(long)]
+    pub alpha: bool,
+    /// The weight of the opacity penalty with `--alpha`, relative to the objective (higher:
+    /// more transparent).
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha_penalty: f32,
     #[command(flatten)]
     pub ascent: AscentArgs,
 }

@@ -27,6 +27,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         let picture = from_image(&read_image(path, None)?, &Device::flex());
         config.param = ImageParam::from_image(picture).with_batch(args.batch);
     }
+    if args.alpha {
+        config.param = config.param.with_alpha(true);
+        config.alpha_penalty = args.alpha_penalty;
+    }
     config.validate()?;
     let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
     let limit = ascent.memory_limit()?;
@@ -53,10 +57,12 @@ pub fn run(args: &RenderArgs) -> Result<()> {
                 .map_or("render".into(), |s| s.to_string_lossy())
         ));
         save_rgba_png(&rgba[0], &alpha)?;
-        println!(
-            "transparency (where the model looked) -> {}",
-            alpha.display()
-        );
+        let what = if args.alpha {
+            "optimised alpha"
+        } else {
+            "transparency (where the model looked)"
+        };
+        println!("{what} -> {}", alpha.display());
     }
     let history = &rendered.history;
     println!(

@@ -54,6 +54,7 @@ pub struct ImageParam {
     height: usize,
     width: usize,
     decorrelate: bool,
+    alpha: bool,
 }
 
 impl Default for ImageParam {
@@ -71,6 +72,7 @@ impl ImageParam {
             height: 128,
             width: 128,
             decorrelate: true,
+            alpha: false,
         }
     }
 
@@ -162,6 +164,24 @@ impl ImageParam {
         self
     }
 
+    /// Whether to optimise a fourth channel, an alpha channel through a sigmoid, beside the
+    /// colours (Lucid's `alpha=True`; see [`ImageGenerator::image_and_alpha`]). Not with a
+    /// start image.
+    pub fn with_alpha(mut self, alpha: bool) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Whether the parameterization has an alpha channel.
+    pub fn has_alpha(&self) -> bool {
+        self.alpha
+    }
+
+    /// The channels of the raw parameter: 3, or 4 with an alpha channel.
+    fn channels(&self) -> usize {
+        if self.alpha { 4 } else { 3 }
+    }
+
     /// The batch size.
     pub fn batch(&self) -> usize {
         self.batch
@@ -177,11 +197,12 @@ impl ImageParam {
     /// magnitude of the wrong length, or a start image that does not fit the batch.
     ///
     /// # Shapes
-    /// - output raw parameter: `[2, B, 3, h, w/2+1]` (Fourier: real and imaginary parts),
-    ///   `[1, B, 3, h, w/2+1]` (phase), `[1, B, 3, h, w]` (pixels)
+    /// - output raw parameter: `[2, B, C, h, w/2+1]` (Fourier: real and imaginary parts),
+    ///   `[1, B, C, h, w/2+1]` (phase), `[1, B, C, h, w]` (pixels), where `C` is 3, or 4 with
+    ///   an alpha channel
     pub fn init(&self, seed: u64, device: &Device) -> Result<(ImageGenerator, Tensor<5>)> {
         self.validate()?;
-        let (b, h, w) = (self.batch, self.height, self.width);
+        let (b, c, h, w) = (self.batch, self.channels(), self.height, self.width);
         let wf = w / 2 + 1;
         let mut rng = StdRng::seed_from_u64(seed);
         let (basis, raw) = match &self.basis {
@@ -191,8 +212,8 @@ impl ImageParam {
             Basis::Pixels { start: None } => (
                 GeneratorBasis::Pixels,
                 random(
-                    normal(&mut rng, b * 3 * h * w, 0.01),
-                    [1, b, 3, h, w],
+                    normal(&mut rng, b * c * h * w, 0.01),
+                    [1, b, c, h, w],
                     device,
                 ),
             ),
@@ -203,8 +224,8 @@ impl ImageParam {
                     scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
                 };
                 let raw = random(
-                    normal(&mut rng, 2 * b * 3 * h * wf, 0.01),
-                    [2, b, 3, h, wf],
+                    normal(&mut rng, 2 * b * c * h * wf, 0.01),
+                    [2, b, c, h, wf],
                     device,
                 );
                 (basis, raw)
@@ -220,13 +241,13 @@ impl ImageParam {
                     standardize: *standardize,
                 };
                 let phases = if *standardize {
-                    normal(&mut rng, b * 3 * h * wf, 1.0)
+                    normal(&mut rng, b * c * h * wf, 1.0)
                 } else {
-                    (0..b * 3 * h * wf)
+                    (0..b * c * h * wf)
                         .map(|_| rng.random_range(-PI..PI))
                         .collect()
                 };
-                (basis, random(phases, [1, b, 3, h, wf], device))
+                (basis, random(phases, [1, b, c, h, wf], device))
             }
         };
         let generator = ImageGenerator {
@@ -234,6 +255,7 @@ impl ImageParam {
             batch: b,
             height: h,
             width: w,
+            channels: c,
             decorrelate: self.decorrelate,
         };
         Ok((generator, raw))
@@ -256,6 +278,9 @@ impl ImageParam {
                 m.len(),
                 h * (w / 2 + 1)
             ))),
+            Basis::Pixels { start: Some(_) } if self.alpha => Err(Error::Invalid(
+                "a start image has no alpha channel: render with alpha from noise instead".into(),
+            )),
             Basis::Pixels { start: Some(start) } => {
                 let dims: Vec<usize> = start.shape().iter().copied().collect();
                 let fits = dims.len() == 4
@@ -301,6 +326,7 @@ pub struct ImageGenerator {
     batch: usize,
     height: usize,
     width: usize,
+    channels: usize,
     decorrelate: bool,
 }
 
@@ -320,19 +346,69 @@ enum GeneratorBasis {
 }
 
 impl ImageGenerator {
-    /// The RGB images of a raw parameter, with values in `[0, 1]`.
+    /// The RGB images of a raw parameter, with values in `[0, 1]` (an alpha channel, if any,
+    /// is left out: see [`ImageGenerator::image_and_alpha`]).
     ///
     /// # Shapes
     /// - raw: as [`ImageParam::init`] returns it
     /// - output: `[B, 3, H, W]`
     pub fn image(&self, raw: Tensor<5>) -> Tensor<4> {
-        let (b, h, w) = (self.batch, self.height, self.width);
+        self.image_and_alpha(raw).0
+    }
+
+    /// The RGB images and, with [`ImageParam::with_alpha`], their alpha channel, all with
+    /// values in `[0, 1]`: the colours through the decorrelation and a sigmoid, the alpha
+    /// through a sigmoid alone (as Lucid's `param.image(alpha=True)`).
+    ///
+    /// # Shapes
+    /// - raw: as [`ImageParam::init`] returns it
+    /// - output: `[B, 3, H, W]` and `[B, 1, H, W]`
+    pub fn image_and_alpha(&self, raw: Tensor<5>) -> (Tensor<4>, Option<Tensor<4>>) {
+        let x = self.spatial(raw);
+        let (rgb, alpha) = if self.channels == 4 {
+            let alpha = x.clone().narrow(1, 3, 1);
+            (x.narrow(1, 0, 3), Some(sigmoid(alpha)))
+        } else {
+            (x, None)
+        };
+        let rgb = if self.decorrelate {
+            decorrelated_to_rgb(rgb)
+        } else {
+            rgb
+        };
+        (sigmoid(rgb), alpha)
+    }
+
+    /// A random image of this generator's basis and size, its raw parameter drawn N(0, `sd`)
+    /// from `rng` (Lucid's `image_sample`, the random backgrounds behind transparent renders).
+    ///
+    /// # Shapes
+    /// - output: `[B, 3, H, W]`, values in `[0, 1]`
+    pub fn random_image(&self, sd: f32, rng: &mut StdRng, device: &Device) -> Tensor<4> {
+        let (b, c, h, w) = (self.batch, self.channels, self.height, self.width);
         let wf = w / 2 + 1;
-        let x = match &self.basis {
-            GeneratorBasis::Pixels => raw.reshape([b, 3, h, w]),
+        let shape = match &self.basis {
+            GeneratorBasis::Pixels => [1, b, c, h, w],
+            GeneratorBasis::Fourier { .. } => [2, b, c, h, wf],
+            GeneratorBasis::Phase { .. } => [1, b, c, h, wf],
+        };
+        let n = shape.iter().product();
+        self.image(random(normal(rng, n, sd), shape, device))
+    }
+
+    /// The raw parameter in image space, before colour and sigmoid.
+    ///
+    /// # Shapes
+    /// - raw: as [`ImageParam::init`] returns it
+    /// - output: `[B, C, H, W]`
+    fn spatial(&self, raw: Tensor<5>) -> Tensor<4> {
+        let (b, c, h, w) = (self.batch, self.channels, self.height, self.width);
+        let wf = w / 2 + 1;
+        match &self.basis {
+            GeneratorBasis::Pixels => raw.reshape([b, c, h, w]),
             GeneratorBasis::Fourier { dft, scale } => {
-                let re = raw.clone().narrow(0, 0, 1).reshape([b, 3, h, wf]) * scale.clone();
-                let im = raw.narrow(0, 1, 1).reshape([b, 3, h, wf]) * scale.clone();
+                let re = raw.clone().narrow(0, 0, 1).reshape([b, c, h, wf]) * scale.clone();
+                let im = raw.narrow(0, 1, 1).reshape([b, c, h, wf]) * scale.clone();
                 dft.apply(re, im) / FOURIER_DIVISOR
             }
             GeneratorBasis::Phase {
@@ -340,7 +416,7 @@ impl ImageGenerator {
                 magnitude,
                 standardize,
             } => {
-                let phase = raw.reshape([b, 3, h, wf]);
+                let phase = raw.reshape([b, c, h, wf]);
                 let phase = if *standardize {
                     standardized(phase)
                 } else {
@@ -351,13 +427,7 @@ impl ImageGenerator {
                 let x = dft.apply(re, im);
                 if *standardize { standardized(x) } else { x }
             }
-        };
-        let x = if self.decorrelate {
-            decorrelated_to_rgb(x)
-        } else {
-            x
-        };
-        sigmoid(x)
+        }
     }
 }
 
@@ -427,6 +497,29 @@ mod tests {
         // Near-zero spectrum -> near-grey image.
         let mean = image.mean().into_scalar::<f32>();
         assert!((mean - 0.5).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
+    fn an_alpha_channel_is_a_fourth_raw_channel_through_a_sigmoid() {
+        let device = Device::flex();
+        let param = ImageParam::fourier()
+            .with_size(8, 6)
+            .with_batch(2)
+            .with_alpha(true);
+        let (generator, raw) = param.init(0, &device).unwrap();
+        assert_eq!(raw.dims(), [2, 2, 4, 8, 4]);
+        let (rgb, alpha) = generator.image_and_alpha(raw);
+        assert_eq!(rgb.dims(), [2, 3, 8, 6]);
+        let alpha: Vec<f32> = alpha.unwrap().into_data().to_vec().unwrap();
+        assert_eq!(alpha.len(), 2 * 8 * 6);
+        // A near-zero raw channel is half opaque.
+        assert!(alpha.iter().all(|a| (a - 0.5).abs() < 0.05), "{alpha:?}");
+        let start = Tensor::<4>::ones([1, 3, 8, 6], &device) * 0.5;
+        let err = ImageParam::from_image(start)
+            .with_alpha(true)
+            .init(0, &device)
+            .unwrap_err();
+        assert!(err.to_string().contains("alpha"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub struct RenderConfig {
     /// Accumulate `|d objective / d image|` over the steps, MACO's transparency map
     /// ([`Rendered::transparency`]; default off: it costs a second, small backward pass).
     pub transparency: bool,
+    /// With an alpha channel ([`ImageParam::with_alpha`]), the weight of Lucid's transparency
+    /// objective: each step composites the image over a random background by its alpha, and
+    /// subtracts `alpha_penalty × |objective| × mean alpha`, switched on after 15% of the steps
+    /// and decaying as Lucid's `decay(1.5 steps)`, so that only what excites stays opaque.
+    pub alpha_penalty: f32,
 }
 
 /// The optimisers of the image parameter.
@@ -78,6 +83,7 @@ impl Default for RenderConfig {
             observer: None,
             optimizer: Optimizer::Adam,
             transparency: false,
+            alpha_penalty: 1.0,
         }
     }
 }
@@ -94,6 +100,7 @@ impl fmt::Debug for RenderConfig {
             .field("observer", &self.observer.as_ref().map(|_| "set"))
             .field("optimizer", &self.optimizer)
             .field("transparency", &self.transparency)
+            .field("alpha_penalty", &self.alpha_penalty)
             .finish()
     }
 }
@@ -173,6 +180,11 @@ pub struct Rendered {
     /// With [`RenderConfig::transparency`]: `|d objective / d image|` summed over the steps,
     /// `[B, 3, H, W]`: where the model looked.
     pub transparency: Option<Tensor<4>>,
+    /// The optimised alpha channel, with [`ImageParam::with_alpha`].
+    ///
+    /// # Shapes
+    /// - `[B, 1, H, W]`, values in `[0, 1]`
+    pub alpha: Option<Tensor<4>>,
 }
 
 impl Rendered {
@@ -181,12 +193,15 @@ impl Rendered {
         to_images(self.images.clone())
     }
 
-    /// The final images with the transparency map as their alpha channel (MACO's
-    /// presentation: the map's channel mean, clipped at its 99th percentile and scaled to
-    /// `[0, 1]`); `None` without [`RenderConfig::transparency`].
+    /// The final images with an alpha channel: the optimised alpha
+    /// ([`ImageParam::with_alpha`]), else the transparency map (MACO's presentation: the
+    /// map's channel mean, clipped at its 99th percentile and scaled to `[0, 1]`); `None`
+    /// with neither.
     pub fn to_rgba_images(&self) -> Result<Option<Vec<RgbaImage>>> {
-        let Some(map) = &self.transparency else {
-            return Ok(None);
+        let (map, scaled) = match (&self.alpha, &self.transparency) {
+            (Some(alpha), _) => (alpha, false),
+            (None, Some(map)) => (map, true),
+            (None, None) => return Ok(None),
         };
         let [b, _, h, w] = map.dims();
         let means = map
@@ -194,14 +209,20 @@ impl Rendered {
             .mean_dim(1)
             .into_data()
             .try_to_vec::<f32>()
-            .map_err(|e| Error::Invalid(format!("cannot read the transparency: {e:?}")))?;
+            .map_err(|e| Error::Invalid(format!("cannot read the alpha channel: {e:?}")))?;
         let images = self.to_images()?;
         Ok(Some(
             images
                 .iter()
                 .zip(means.chunks(h * w))
                 .take(b)
-                .map(|(image, alpha)| with_alpha(image, &unit_alpha(alpha)))
+                .map(|(image, alpha)| {
+                    if scaled {
+                        with_alpha(image, &unit_alpha(alpha))
+                    } else {
+                        with_alpha(image, alpha)
+                    }
+                })
                 .collect(),
         ))
     }
@@ -234,6 +255,43 @@ pub struct Ascent<'a> {
     /// The transparency map so far, when asked for.
     transparency: Option<Tensor<4>>,
     track_transparency: bool,
+    /// With an alpha channel: the transparency objective.
+    alpha: Option<AlphaObjective>,
+}
+
+/// Lucid's transparency objective (see [`RenderConfig::alpha_penalty`]).
+struct AlphaObjective {
+    /// Draws the random backgrounds (a Fourier image of the render's size and batch).
+    background: ImageGenerator,
+    weight: f32,
+    steps: usize,
+}
+
+/// Lucid's random background's spread (`collapse_alpha_random(sd=0.5)`).
+const BACKGROUND_SD: f32 = 0.5;
+
+impl AlphaObjective {
+    /// The penalty's weight at `step`: off for the first 15% of the steps, then decaying as
+    /// `1 - step / (1.5 steps)` (Lucid's `only_after(150) * decay(1.5 n)` over 1000 steps).
+    fn weight_at(&self, step: usize) -> f32 {
+        if step * 100 <= self.steps * 15 {
+            0.0
+        } else {
+            self.weight * (1.0 - step as f32 / (1.5 * self.steps as f32))
+        }
+    }
+
+    /// The image composited over a random background by its alpha.
+    ///
+    /// # Shapes
+    /// - rgb: `[B, 3, H, W]`; alpha: `[B, 1, H, W]`; output: `[B, 3, H, W]`
+    fn composite(&self, rgb: Tensor<4>, alpha: Tensor<4>, rng: &mut StdRng) -> Tensor<4> {
+        let background = self
+            .background
+            .random_image(BACKGROUND_SD, rng, &rgb.device());
+        let alpha = alpha.repeat_dim(1, 3);
+        alpha.clone() * rgb + (alpha.neg() + 1.0) * background
+    }
 }
 
 impl<'a> Ascent<'a> {
@@ -251,6 +309,21 @@ impl<'a> Ascent<'a> {
         }
         config.validate()?;
         let (generator, raw) = config.param.init(config.seed, device)?;
+        let alpha = if config.param.has_alpha() {
+            let [h, w] = config.param.size();
+            let background = ImageParam::fourier()
+                .with_size(h, w)
+                .with_batch(config.param.batch())
+                .init(0, device)?
+                .0;
+            Some(AlphaObjective {
+                background,
+                weight: config.alpha_penalty,
+                steps: config.steps,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             model,
             objective,
@@ -266,6 +339,7 @@ impl<'a> Ascent<'a> {
             dead: Vec::new(),
             transparency: None,
             track_transparency: config.transparency,
+            alpha,
         })
     }
 
@@ -285,7 +359,7 @@ impl<'a> Ascent<'a> {
         self.step += 1;
         let started = Instant::now();
         let leaf = self.raw.clone().autodiff().require_grad();
-        let image = self.generator.image(leaf.clone());
+        let (image, penalty) = self.image(leaf.clone());
         // With the transparency map, the image is a leaf of its own: its gradient is the map's
         // increment, then carried back to the parameter through the generator.
         let pixels = if self.track_transparency {
@@ -307,7 +381,13 @@ impl<'a> Ascent<'a> {
             });
         }
         let forward_seconds = started.elapsed().as_secs_f64();
-        let grads = value.neg().backward();
+        // The transparency objective's penalty, relative to the objective's size.
+        let penalty = penalty.map(|p| p * scalar.abs());
+        let loss = match &penalty {
+            Some(p) => value.neg() + p.clone(),
+            None => value.neg(),
+        };
+        let grads = loss.backward();
         let grads = if self.track_transparency {
             let d_image = pixels.grad(&grads).ok_or_else(|| {
                 Error::Invalid("the objective does not depend on the image".into())
@@ -316,7 +396,11 @@ impl<'a> Ascent<'a> {
                 None => d_image.clone().abs(),
                 Some(map) => map + d_image.clone().abs(),
             });
-            (image * d_image.autodiff()).sum().backward()
+            let carried = (image * d_image.autodiff()).sum();
+            match penalty {
+                Some(p) => (carried + p).backward(),
+                None => carried.backward(),
+            }
         } else {
             grads
         };
@@ -337,6 +421,36 @@ impl<'a> Ascent<'a> {
             forward_seconds,
             backward_seconds: started.elapsed().as_secs_f64() - forward_seconds,
         })
+    }
+
+    /// The image the model's transforms see, and the transparency objective's penalty
+    /// (`weight × mean alpha`, before scaling by the objective), from the raw parameter: the
+    /// RGB image, composited over a random background by its alpha when it has one.
+    ///
+    /// # Shapes
+    /// - leaf: as [`ImageParam::init`] returns it
+    /// - output: `[B, 3, H, W]`, and a one-element penalty
+    fn image(&mut self, leaf: Tensor<5>) -> (Tensor<4>, Option<Tensor<1>>) {
+        let (rgb, alpha) = self.generator.image_and_alpha(leaf);
+        match (&self.alpha, alpha) {
+            (Some(objective), Some(alpha)) => {
+                let weight = objective.weight_at(self.step);
+                let penalty = alpha.clone().mean() * weight;
+                (
+                    objective.composite(rgb, alpha, &mut self.rng),
+                    Some(penalty),
+                )
+            }
+            _ => (rgb, None),
+        }
+    }
+
+    /// The optimised alpha channel, with [`ImageParam::with_alpha`].
+    ///
+    /// # Shapes
+    /// - output: `[B, 1, H, W]`
+    pub fn alpha(&self) -> Option<Tensor<4>> {
+        self.generator.image_and_alpha(self.raw.clone()).1
     }
 
     /// For each batch item, whether its gradient has been zero at every step so far, up to
@@ -399,6 +513,7 @@ pub fn render(
         images: ascent.images(),
         snapshots,
         history,
+        alpha: ascent.alpha(),
         dead: ascent.dead,
         transparency: ascent.transparency,
     })

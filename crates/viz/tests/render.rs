@@ -244,3 +244,35 @@ fn maco_rises_and_maps_where_the_model_looked() {
         .sum();
     assert!(centre > corner, "centre {centre}, corner {corner}");
 }
+
+/// Lucid's transparency objective on the tiny model: a neuron's render rises, its optimised
+/// alpha stays opaque where the neuron looks (the centre) and turns transparent outside its
+/// receptive field, where nothing but the opacity penalty reaches the alpha.
+#[test]
+fn alpha_render_is_opaque_only_where_the_neuron_looks() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
+    let objective = neuron("conv2", 5, None);
+    let param = ImageParam::fourier().with_size(48, 48).with_alpha(true);
+    let out = render(&model, &objective, &short(160, 0, param), &device).unwrap();
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (start, end) = (mean(&out.history[..8]), mean(&out.history[150..]));
+    assert!(end > 2.0 * start.max(0.05), "{start} -> {end}");
+    let alpha = out.alpha.as_ref().unwrap();
+    assert_eq!(alpha.dims(), [1, 1, 48, 48]);
+    let alpha: Vec<f32> = alpha.clone().into_data().to_vec().unwrap();
+    let region = |x0: usize, y0: usize| {
+        let values: Vec<f32> = (y0..y0 + 8)
+            .flat_map(|y| (x0..x0 + 8).map(move |x| (x, y)))
+            .map(|(x, y)| alpha[y * 48 + x])
+            .collect();
+        mean(&values)
+    };
+    let (centre, corner) = (region(20, 20), region(0, 0));
+    assert!(
+        centre > 0.5 && corner < 0.2,
+        "centre {centre}, corner {corner}"
+    );
+    let rgba = out.to_rgba_images().unwrap().unwrap();
+    assert_eq!(rgba[0].dimensions(), (48, 48));
+}

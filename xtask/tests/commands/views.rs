@@ -80,3 +80,31 @@ fn saliency_writes_a_heatmap_and_the_raw_map() {
     assert_eq!(map["method"], "integrated-gradients");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn render_with_alpha_writes_an_rgba_picture() {
+    let dir = std::env::temp_dir().join(format!("excite-alpha-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("neuron.png");
+    let line = xtask(&[
+        "render",
+        "--model",
+        repo("testdata/tiny_cnn.onnx").to_str().unwrap(),
+        "--objective",
+        "neuron:conv2:5",
+        "--alpha",
+        "--steps",
+        "64",
+        "--size",
+        "48",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(line.contains("optimised alpha"), "{line}");
+    let rgba = image::open(dir.join("neuron_alpha.png")).unwrap();
+    assert_eq!(rgba.color(), image::ColorType::Rgba8);
+    let alpha: Vec<u8> = rgba.to_rgba8().pixels().map(|p| p[3]).collect();
+    assert!(alpha.iter().any(|&a| a < 128) && alpha.iter().any(|&a| a > 128));
+    assert_eq!(image::open(&out).unwrap().color(), image::ColorType::Rgb8);
+    let _ = std::fs::remove_dir_all(&dir);
+}
