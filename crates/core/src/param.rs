@@ -510,7 +510,7 @@ mod tests {
         assert_eq!(raw.dims(), [2, 2, 4, 8, 4]);
         let (rgb, alpha) = generator.image_and_alpha(raw);
         assert_eq!(rgb.dims(), [2, 3, 8, 6]);
-        let alpha: Vec<f32> = alpha.unwrap().into_data().to_vec().unwrap();
+        let alpha: Vec<f32> = alpha.unwrap().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(alpha.len(), 2 * 8 * 6);
         // A near-zero raw channel is half opaque.
         assert!(alpha.iter().all(|a| (a - 0.5).abs() < 0.05), "{alpha:?}");

@@ -260,7 +260,7 @@ fn alpha_render_is_opaque_only_where_the_neuron_looks() {
     assert!(end > 2.0 * start.max(0.05), "{start} -> {end}");
     let alpha = out.alpha.as_ref().unwrap();
     assert_eq!(alpha.dims(), [1, 1, 48, 48]);
-    let alpha: Vec<f32> = alpha.clone().into_data().to_vec().unwrap();
+    let alpha: Vec<f32> = alpha.clone().into_data().try_to_vec::<f32>().unwrap();
     let region = |x0: usize, y0: usize| {
         let values: Vec<f32> = (y0..y0 + 8)
             .flat_map(|y| (x0..x0 + 8).map(move |x| (x, y)))
