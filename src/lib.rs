@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub use excite_catalogue as catalogue;
 pub use excite_core as core;
 pub use excite_core::{ImageParam, Objective};
 pub use excite_model as model;

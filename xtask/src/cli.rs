@@ -43,6 +43,76 @@ pub enum Command {
     /// Time optimisation steps on the bundled model: FLOP rates, where the time goes, and the
     /// gains of truncation and batching.
     Bench(BenchArgs),
+    /// A catalogue of every unit of chosen layers (render, diverse renders, negative, dataset
+    /// examples and saliency) as a static site; sharded over a job array with `--shard`.
+    Catalogue(CatalogueArgs),
+}
+
+/// `catalogue`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CatalogueArgs {
+    #[command(subcommand)]
+    pub command: Option<CatalogueCommand>,
+    /// `all`, or layer names separated by commas, e.g. `blocks.2,blocks.5`.
+    #[arg(long, required = true)]
+    pub layers: Option<String>,
+    /// Channels as `A..B` (B excluded) of every chosen layer, clipped to each layer's
+    /// channels; all by default.
+    #[arg(long)]
+    pub channels: Option<String>,
+    /// A folder of photos for each unit's dataset examples and the saliency of its best one.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// The catalogue's folder: `plan.json`, `units/`, and the site (`index.html`).
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// This job's slice as `I/N` (0-based); by default from Slurm's `SLURM_ARRAY_TASK_ID` and
+    /// `SLURM_ARRAY_TASK_COUNT`, or a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` and
+    /// `EXCITE_SHARD_COUNT`; else the whole catalogue.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Image size in pixels (default: the model's input size, else 128).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Optimisation steps of every render.
+    #[arg(long, default_value_t = 512)]
+    pub steps: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f32,
+    /// The seed (each batch adds the index of its first unit).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Units rendered together in one batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Diverse renders per unit (0 for none).
+    #[arg(long, default_value_t = 3)]
+    pub diverse: usize,
+    /// Skip the negative (minimised) renders.
+    #[arg(long)]
+    pub no_negative: bool,
+    /// Dataset examples kept per unit, with `--images`.
+    #[arg(long, default_value_t = 9)]
+    pub top: usize,
+    /// Turn the random transforms off.
+    #[arg(long)]
+    pub no_transforms: bool,
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+/// `catalogue` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CatalogueCommand {
+    /// Build the site from the units in `--out` (after the shards of a job array), and say
+    /// which are missing (exit status 1 when any is).
+    Index {
+        /// The catalogue's folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// The model a command works on.

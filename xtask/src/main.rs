@@ -1,6 +1,7 @@
 //! `cargo xtask`: the excite command line. It parses arguments and calls the library.
 
 mod bench;
+mod catalogue;
 mod classify;
 mod cli;
 mod examples;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Saliency(args) => saliency::run(&args),
         Command::Spectrum(args) => spectrum::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Catalogue(args) => catalogue::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

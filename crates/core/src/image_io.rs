@@ -147,6 +147,16 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>> {
     encode(image)
 }
 
+/// Encodes an RGB image as JPEG at `quality` (1–100), for photos and thumbnails.
+pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
+    image
+        .write_with_encoder(encoder)
+        .map_err(|e| Error::Image(e.to_string()))?;
+    Ok(bytes)
+}
+
 /// Encodes an 8-bit image of any colour type as PNG (best compression).
 fn encode<P>(image: &ImageBuffer<P, Vec<u8>>) -> Result<Vec<u8>>
 where

@@ -47,8 +47,9 @@ impl OnnxModel {
     }
 }
 
-/// The memory a render may take by default: three quarters of what the machine has available
-/// now (`MemAvailable` of `/proc/meminfo`), or 8 GiB where that cannot be read.
+/// The memory a render may take by default: three quarters of what is available now — the
+/// machine's `MemAvailable` (`/proc/meminfo`), or less where this process's cgroup (a Slurm job,
+/// a container) has a lower `memory.max` — or 8 GiB where neither can be read.
 pub fn default_memory_limit() -> u64 {
     let available = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -58,7 +59,25 @@ pub fn default_memory_limit() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                 .map(|kib| kib * 1024)
         });
+    let available = match (available, cgroup_room()) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    };
     available.map_or(8 << 30, |bytes| bytes / 4 * 3)
+}
+
+/// The room left under this process's cgroup v2 memory limit (`memory.max` less
+/// `memory.current`), if it has one.
+fn cgroup_room() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let max = read("memory.max")?.trim().parse::<u64>().ok()?;
+    let current = read("memory.current")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Some(max.saturating_sub(current))
 }
 
 fn gib(bytes: u64) -> f64 {

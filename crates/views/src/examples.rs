@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use burn::tensor::{Device, Tensor};
 use excite_core::image_io::from_image;
 use excite_core::{Error, Result, VisualModel};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::photos::load_square;
 use crate::top_k::TopK;
@@ -27,7 +27,7 @@ pub struct ExamplesConfig {
 }
 
 /// One photo in a ranking.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     /// The photo.
     pub image: PathBuf,

@@ -2,8 +2,8 @@
 
 use burn::tensor::Device;
 use excite_core::image_io::to_images;
-use excite_core::objective::{channel, channels_per_image};
-use excite_core::{Activations, Error, Result, VisualModel};
+use excite_core::objective::{channel, channels_per_image, diversity_in_groups};
+use excite_core::{Activations, Error, Objective, Result, VisualModel};
 use image::RgbImage;
 
 use crate::render::{RenderConfig, render};
@@ -32,11 +32,64 @@ pub fn render_channels(
     device: &Device,
 ) -> Result<Vec<ChannelRender>> {
     let objective = channels_per_image(layer, channels.to_vec());
+    render_batch(model, layer, &objective, channels, config, device)
+}
+
+/// [`render_channels`] minimising instead: image `i` drives channel `channels[i]` as low as
+/// it goes (the unit's negative; [`ChannelRender::activation`] is then the lowest reached).
+pub fn render_negative_channels(
+    model: &dyn VisualModel,
+    layer: &str,
+    channels: &[usize],
+    config: &RenderConfig,
+    device: &Device,
+) -> Result<Vec<ChannelRender>> {
+    let objective = -channels_per_image(layer, channels.to_vec());
+    render_batch(model, layer, &objective, channels, config, device)
+}
+
+/// `count` different renders of each of `channels`, all in one batch: each channel's images
+/// maximise it while [`diversity_in_groups`] pushes them apart (weight `diversity`, Lucid's
+/// `channel - 1e2 * diversity` uses 100). Returns one list of `count` renders per channel.
+pub fn render_diverse_channels(
+    model: &dyn VisualModel,
+    layer: &str,
+    channels: &[usize],
+    count: usize,
+    diversity: f32,
+    config: &RenderConfig,
+    device: &Device,
+) -> Result<Vec<Vec<ChannelRender>>> {
+    if count < 2 {
+        return Err(Error::Invalid(format!(
+            "diverse renders come at least two per unit, got {count}"
+        )));
+    }
+    let each: Vec<usize> = channels
+        .iter()
+        .flat_map(|&c| std::iter::repeat_n(c, count))
+        .collect();
+    let objective =
+        channels_per_image(layer, each.clone()) + diversity * diversity_in_groups(layer, count);
+    let renders = render_batch(model, layer, &objective, &each, config, device)?;
+    Ok(renders.chunks(count).map(<[_]>::to_vec).collect())
+}
+
+/// Renders `objective` at a batch of `channels.len()` and measures image `i` on channel
+/// `channels[i]`, without transforms.
+fn render_batch(
+    model: &dyn VisualModel,
+    layer: &str,
+    objective: &Objective,
+    channels: &[usize],
+    config: &RenderConfig,
+    device: &Device,
+) -> Result<Vec<ChannelRender>> {
     let config = RenderConfig {
         param: config.param.clone().with_batch(channels.len()),
         ..config.clone()
     };
-    let (final_images, dead) = match render(model, &objective, &config, device) {
+    let (final_images, dead) = match render(model, objective, &config, device) {
         Ok(rendered) => (rendered.images, rendered.dead),
         // Every channel is dead: stop at once, with the start images.
         Err(Error::NoGradient) => {

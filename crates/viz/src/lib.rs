@@ -20,7 +20,9 @@ mod render;
 
 pub use adam::Adam;
 pub use device::{backend_name, default_device};
-pub use layer::{ChannelRender, render_channels};
+pub use layer::{
+    ChannelRender, render_channels, render_diverse_channels, render_negative_channels,
+};
 pub use layer_record::{ChannelEntry, LayerRecord, LayerSettings};
 pub use progress::{Observer, Progress};
 pub use render::{Ascent, DEAD_STEPS, Optimizer, RenderConfig, Rendered, StepReport, render};

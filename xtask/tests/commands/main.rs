@@ -2,5 +2,6 @@
 //! model, and the input views.
 
 mod bad_input;
+mod catalogue;
 mod exported;
 mod views;

@@ -160,32 +160,82 @@ pub fn direction(layer: &str, direction: Vec<f32>, cosine_power: f32) -> Objecti
 /// L2-normalised Gram matrices (Lucid's `diversity`). Higher means more different images.
 /// Text: `diversity:LAYER`.
 pub fn diversity(layer: &str) -> Objective {
-    on_layer(layer, format!("diversity:{layer}"), |_, act| {
-        let [b, c, h, w] = act.dims();
-        let flat: Tensor<3> = act.reshape([b, c, h * w]);
-        let grams = flat
-            .clone()
-            .matmul(flat.swap_dims(1, 2))
-            .reshape([b, c * c]);
-        let norms = (grams.clone() * grams.clone())
-            .sum_dim(1)
-            .sqrt()
-            .clamp_min(1e-10);
-        let grams = grams / norms;
-        let similarity = grams.clone().matmul(grams.transpose());
-        let total = similarity.clone().sum() - similarity.diag_sum();
-        Ok(total * (-1.0 / b as f32))
+    on_layer(layer, format!("diversity:{layer}"), |name, act| {
+        let group = act.dims()[0];
+        grouped_diversity(name, act, group)
     })
 }
 
-trait DiagSum {
-    fn diag_sum(self) -> Tensor<1>;
+/// [`diversity`] within each run of `group` consecutive images of the batch (images `0..group`
+/// are compared with each other, then `group..2 group`, and so on), for several diverse
+/// renders of several units in one batch. The batch must be a multiple of `group`.
+pub fn diversity_in_groups(layer: &str, group: usize) -> Objective {
+    on_layer(
+        layer,
+        format!("diversity:{layer} in groups of {group}"),
+        move |name, act| grouped_diversity(name, act, group),
+    )
 }
 
-impl DiagSum for Tensor<2> {
-    fn diag_sum(self) -> Tensor<1> {
-        let [n, _] = self.dims();
-        let eye = Tensor::<2>::eye(n, &self.device());
-        (self * eye).sum()
+/// Minus the summed pairwise similarity of the Gram matrices within each group, over the
+/// batch size.
+///
+/// # Shapes
+/// - act: `[batch, channels, height, width]`, `batch` a multiple of `group`
+fn grouped_diversity(layer: &str, act: Tensor<4>, group: usize) -> Result<Tensor<1>> {
+    let [b, c, h, w] = act.dims();
+    if group == 0 || !b.is_multiple_of(group) {
+        return Err(Error::Invalid(format!(
+            "diversity at `{layer}` in groups of {group} needs a batch that is a multiple of it, got {b}"
+        )));
+    }
+    let flat: Tensor<3> = act.reshape([b, c, h * w]);
+    let grams = flat
+        .clone()
+        .matmul(flat.swap_dims(1, 2))
+        .reshape([b, c * c]);
+    let norms = (grams.clone() * grams.clone())
+        .sum_dim(1)
+        .sqrt()
+        .clamp_min(1e-10);
+    let grams: Tensor<3> = (grams / norms).reshape([b / group, group, c * c]);
+    let similarity = grams.clone().matmul(grams.swap_dims(1, 2));
+    let eye = Tensor::<2>::eye(group, &similarity.device()).unsqueeze::<3>();
+    let total = similarity.clone().sum() - (similarity * eye).sum();
+    Ok(total * (-1.0 / b as f32))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+    use crate::activations::Activations;
+
+    fn value(objective: &Objective, act: Tensor<4>) -> f32 {
+        let image = Tensor::<4>::zeros([act.dims()[0], 3, 2, 2], &act.device());
+        let acts = Activations::new(image, &["x"], vec![act]);
+        objective.evaluate(&acts).unwrap().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn diversity_in_groups_is_the_mean_of_each_group_s_diversity() {
+        let device = Device::flex();
+        let act = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let grouped = value(&diversity_in_groups("x", 2), act.clone());
+        let first = value(&diversity("x"), act.clone().narrow(0, 0, 2));
+        let second = value(&diversity("x"), act.clone().narrow(0, 2, 2));
+        assert!((grouped - (first + second) / 2.0).abs() < 1e-5);
+        let whole = value(&diversity_in_groups("x", 4), act.clone());
+        assert!((whole - value(&diversity("x"), act.clone())).abs() < 1e-6);
+        assert!((grouped - whole).abs() > 1e-4, "groups compare fewer pairs");
+        let err = diversity_in_groups("x", 3)
+            .evaluate(&Activations::new(
+                Tensor::<4>::zeros([4, 3, 2, 2], &device),
+                &["x"],
+                vec![act],
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("multiple"), "{err}");
     }
 }

@@ -33,7 +33,8 @@ use crate::model::VisualModel;
 
 pub use image::{blur, l1, total_variation};
 pub use layer::{
-    OUTPUT, channel, channels_per_image, deepdream, direction, diversity, logit, neuron,
+    OUTPUT, channel, channels_per_image, deepdream, direction, diversity, diversity_in_groups,
+    logit, neuron,
 };
 
 /// The closure of one term: the activations to a one-element tensor.

@@ -1,0 +1,94 @@
+//! The settings of a catalogue: the same for every shard, recorded in the plan and in every
+//! unit's record.
+
+use excite_core::transform::standard;
+use excite_core::{Error, ImageParam, Result};
+use excite_viz::RenderConfig;
+use serde::{Deserialize, Serialize};
+
+/// What is made for each unit, and how (the defaults of `render-layer`: Lucid's Fourier
+/// parameterization and transforms, Adam at 0.05, 512 steps).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogueConfig {
+    /// Image side in pixels.
+    pub size: usize,
+    /// Optimisation steps of every render.
+    pub steps: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f32,
+    /// The seed; each batch adds the index of its first unit.
+    pub seed: u64,
+    /// Units rendered together in one batch.
+    pub batch: usize,
+    /// Diverse renders per unit (0: none; else at least 2).
+    pub diverse: usize,
+    /// The weight of the diversity term of the diverse renders (Lucid: 100).
+    pub diversity: f32,
+    /// Whether to render each unit's negative (the channel minimised).
+    pub negative: bool,
+    /// Dataset examples kept per unit, with photos.
+    pub top: usize,
+    /// SmoothGrad samples for the saliency of each unit's best example, with photos.
+    pub saliency_samples: usize,
+    /// Whether the random transforms are on.
+    pub transforms: bool,
+}
+
+impl Default for CatalogueConfig {
+    fn default() -> Self {
+        Self {
+            size: 128,
+            steps: 512,
+            learning_rate: 0.05,
+            seed: 0,
+            batch: 16,
+            diverse: 3,
+            diversity: 100.0,
+            negative: true,
+            top: 9,
+            saliency_samples: 16,
+            transforms: true,
+        }
+    }
+}
+
+impl CatalogueConfig {
+    /// Refuses settings that cannot run, with one line naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::Invalid(what.to_string()));
+        if self.batch == 0 {
+            return bad("the batch must hold at least one unit");
+        }
+        if self.diverse == 1 {
+            return bad("diverse renders come at least two per unit (or 0 for none)");
+        }
+        if self.top == 0 || self.saliency_samples == 0 {
+            return bad("top and saliency samples must be at least 1");
+        }
+        self.render_config(1, 0).validate()
+    }
+
+    /// The render settings of one batch of `batch` images, seeded with `seed`.
+    pub fn render_config(&self, batch: usize, seed: u64) -> RenderConfig {
+        RenderConfig {
+            param: ImageParam::fourier()
+                .with_size(self.size, self.size)
+                .with_batch(batch),
+            steps: self.steps,
+            learning_rate: self.learning_rate,
+            transforms: if self.transforms {
+                standard()
+            } else {
+                Vec::new()
+            },
+            seed,
+            ..RenderConfig::default()
+        }
+    }
+
+    /// How many images each unit costs per step: its render, its negative and its diverse
+    /// renders.
+    pub fn images_per_unit(&self) -> usize {
+        1 + usize::from(self.negative) + self.diverse
+    }
+}

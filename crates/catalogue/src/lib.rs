@@ -1,0 +1,41 @@
+//! A catalogue of a whole model: for every unit (channel) of the chosen layers, its render, a
+//! few diverse renders, its negative, and — given photos — its dataset examples and the
+//! saliency of its best one, each unit with a JSON record; then a static site to browse them.
+//!
+//! The work is split into deterministic [`Shard`]s (one per job of a Slurm array or a
+//! Kubernetes Indexed Job). A [`Store`] writes each unit's folder under a temporary name and
+//! renames it into place, so killed jobs lose at most the batch in progress and reruns skip
+//! finished units; [`site::build`] makes the site from whatever units exist.
+//!
+//! ```no_run
+//! use excite_catalogue::{CatalogueConfig, LayerSelection, Plan, Shard, Store, run};
+//! # fn main() -> excite_core::Result<()> {
+//! let device = excite_viz::default_device();
+//! let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
+//! let config = CatalogueConfig::default();
+//! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some([0, 4]), &config)?;
+//! let store = Store::new("catalogue");
+//! store.write_plan(&plan)?;
+//! run(&model, &plan, Shard::WHOLE, &store, &[], &device, &mut |_| {})?;
+//! excite_catalogue::site::build(&store, &plan)?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod plan;
+pub mod record;
+pub mod run;
+pub mod shard;
+pub mod site;
+pub mod store;
+pub mod units;
+
+pub use config::CatalogueConfig;
+pub use plan::{LayerEntry, LayerSelection, Plan, Unit};
+pub use record::{ExampleSummary, UnitFiles, UnitRecord};
+pub use run::{Event, estimate_seconds, run};
+pub use shard::Shard;
+pub use store::{Status, Store};

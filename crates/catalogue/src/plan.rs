@@ -1,0 +1,175 @@
+//! The plan of a catalogue: the model, the layers and channel ranges chosen, the settings, and
+//! the ordered list of units every shard slices the same way.
+
+use std::collections::HashSet;
+
+use excite_core::files::safe_component;
+use excite_core::{Error, Result};
+use excite_model::OnnxModel;
+use serde::{Deserialize, Serialize};
+
+use crate::config::CatalogueConfig;
+
+/// One unit: a channel of a layer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Unit {
+    /// The layer's name in the model.
+    pub layer: String,
+    /// The channel.
+    pub channel: usize,
+}
+
+impl Unit {
+    /// `layer:channel`, as objectives write it.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.layer, self.channel)
+    }
+}
+
+/// A layer of the catalogue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerEntry {
+    /// The layer's name in the model.
+    pub name: String,
+    /// Its operator.
+    pub op: String,
+    /// Its activation shape for one image at the model's input size (NCHW; `[1, K]` for a
+    /// vector).
+    pub shape: Vec<usize>,
+    /// The channels catalogued, `[first, end)`.
+    pub channels: [usize; 2],
+    /// The layer's folder name under `units/` (its name made a safe path component, unique).
+    pub folder: String,
+}
+
+/// Which layers: every layer of the model, or a list of names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerSelection {
+    /// Every layer the model lists.
+    All,
+    /// These layers, in model order.
+    Named(Vec<String>),
+}
+
+impl LayerSelection {
+    /// `all`, or a comma-separated list of layer names.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        if text == "all" {
+            return Ok(Self::All);
+        }
+        let names: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+            .collect();
+        if names.is_empty() {
+            return Err(Error::Invalid(
+                "--layers needs `all` or a comma-separated list of layer names".into(),
+            ));
+        }
+        Ok(Self::Named(names))
+    }
+}
+
+/// The whole catalogue's description, written as `plan.json` by every shard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The model file's name.
+    pub model: String,
+    /// The model file's SHA-256.
+    pub model_sha256: String,
+    /// The photos' folder name, when dataset examples are made.
+    pub images: Option<String>,
+    /// The side photos are scaled and cropped to for the model (its input size).
+    pub photo_size: usize,
+    /// The layers, in model order.
+    pub layers: Vec<LayerEntry>,
+    /// The settings.
+    pub settings: CatalogueConfig,
+    /// Every unit, in order: layer by layer, channel by channel.
+    pub units: Vec<Unit>,
+}
+
+impl Plan {
+    /// The plan for `selection` of `model`'s layers, each restricted to `channels` (clipped
+    /// to the layer's channel count). Unknown layers are an error naming the first.
+    pub fn new(
+        model: &OnnxModel,
+        model_name: &str,
+        selection: &LayerSelection,
+        channels: Option<[usize; 2]>,
+        settings: &CatalogueConfig,
+    ) -> Result<Self> {
+        settings.validate()?;
+        let wanted: Option<HashSet<&str>> = match selection {
+            LayerSelection::All => None,
+            LayerSelection::Named(names) => {
+                for name in names {
+                    model.check_layer(name)?;
+                }
+                Some(names.iter().map(String::as_str).collect())
+            }
+        };
+        model.check_input_size(settings.size)?;
+        let mut folders = HashSet::new();
+        let mut layers = Vec::new();
+        for info in model.layers() {
+            if wanted
+                .as_ref()
+                .is_some_and(|w| !w.contains(info.name.as_str()))
+            {
+                continue;
+            }
+            let shape = info.shape.clone();
+            let count = shape.get(1).copied().unwrap_or(0);
+            let [first, end] = channels.unwrap_or([0, count]);
+            let (first, end) = (first.min(count), end.min(count));
+            if first >= end {
+                continue;
+            }
+            let mut folder = safe_component(&info.name);
+            if !folders.insert(folder.clone()) {
+                folder = format!("{folder}-{}", layers.len());
+                folders.insert(folder.clone());
+            }
+            layers.push(LayerEntry {
+                name: info.name.clone(),
+                op: info.op.clone(),
+                shape,
+                channels: [first, end],
+                folder,
+            });
+        }
+        if layers.is_empty() {
+            return Err(Error::Invalid(
+                "no units to catalogue: the channel range is past every chosen layer's channels"
+                    .into(),
+            ));
+        }
+        let units = layers
+            .iter()
+            .flat_map(|l| {
+                (l.channels[0]..l.channels[1]).map(|channel| Unit {
+                    layer: l.name.clone(),
+                    channel,
+                })
+            })
+            .collect();
+        Ok(Self {
+            model: model_name.to_string(),
+            model_sha256: model.fingerprint().to_string(),
+            images: None,
+            photo_size: model.input_size().unwrap_or(settings.size),
+            layers,
+            settings: settings.clone(),
+            units,
+        })
+    }
+
+    /// The entry of `layer`.
+    pub fn layer(&self, layer: &str) -> Option<&LayerEntry> {
+        self.layers.iter().find(|l| l.name == layer)
+    }
+}

@@ -1,0 +1,202 @@
+//! Running one shard of a plan: the pending units of the slice, layer by layer, in batches,
+//! each unit stored as soon as its batch finishes; and the time estimate shown before.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use excite_core::objective::channels_per_image;
+use excite_core::{Result, VisualModel};
+use excite_views::{ExamplesConfig, dataset_examples};
+use excite_viz::Ascent;
+
+use crate::plan::{Plan, Unit};
+use crate::shard::Shard;
+use crate::store::Store;
+use crate::units::render_units;
+
+/// What a run reports as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The shard's units: how many, and how many were already finished.
+    Start {
+        /// Units in the slice.
+        units: usize,
+        /// Of which finished before this run.
+        finished: usize,
+    },
+    /// Photos ranked for a layer's dataset examples.
+    Photos {
+        /// The layer.
+        layer: String,
+        /// Photos done.
+        done: usize,
+        /// Photos in all.
+        total: usize,
+    },
+    /// A batch of units finished and stored.
+    Stored {
+        /// The units, as `layer:channel`.
+        units: Vec<String>,
+    },
+    /// A batch failed; its units stay missing and the run goes on.
+    Failed {
+        /// The units, as `layer:channel`.
+        units: Vec<String>,
+        /// Why.
+        error: String,
+    },
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// Units rendered and stored by this run.
+    pub stored: usize,
+    /// Units of the slice finished before (skipped).
+    pub skipped: usize,
+    /// Units that failed, as `layer:channel`.
+    pub failed: Vec<String>,
+    /// Wall time, in seconds.
+    pub seconds: f32,
+}
+
+/// Renders the units of `shard` that `store` does not hold yet, reporting to `on_event`;
+/// with `photos`, each layer's dataset examples and saliency too.
+pub fn run(
+    model: &dyn VisualModel,
+    plan: &Plan,
+    shard: Shard,
+    store: &Store,
+    photos: &[PathBuf],
+    device: &Device,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Summary> {
+    let started = Instant::now();
+    let slice = shard.range(plan.units.len());
+    let first_index = slice.start;
+    let units = &plan.units[slice];
+    let pending: Vec<(usize, &Unit)> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !store.is_done(plan, u))
+        .map(|(i, u)| (first_index + i, u))
+        .collect();
+    let mut summary = Summary {
+        skipped: units.len() - pending.len(),
+        ..Summary::default()
+    };
+    on_event(Event::Start {
+        units: units.len(),
+        finished: summary.skipped,
+    });
+    for group in pending.chunk_by(|a, b| a.1.layer == b.1.layer) {
+        let layer = group[0].1.layer.as_str();
+        let examples = if photos.is_empty() {
+            None
+        } else {
+            let channels = [group[0].1.channel, group[group.len() - 1].1.channel + 1];
+            let config = ExamplesConfig {
+                channels,
+                top: plan.settings.top,
+                batch: 16,
+                size: plan.photo_size,
+            };
+            let mut report = |done, total| {
+                on_event(Event::Photos {
+                    layer: layer.to_string(),
+                    done,
+                    total,
+                })
+            };
+            Some(dataset_examples(
+                model,
+                layer,
+                photos,
+                &config,
+                device,
+                &mut report,
+            )?)
+        };
+        for batch in group.chunks(plan.settings.batch) {
+            let channels: Vec<usize> = batch.iter().map(|(_, u)| u.channel).collect();
+            let ids: Vec<String> = batch.iter().map(|(_, u)| u.id()).collect();
+            let seed = plan.settings.seed.wrapping_add(batch[0].0 as u64);
+            let outcome = render_units(
+                model,
+                layer,
+                &channels,
+                seed,
+                examples.as_ref(),
+                &plan.settings,
+                device,
+            )
+            .and_then(|outputs| {
+                outputs
+                    .iter()
+                    .try_for_each(|o| store.write_unit(plan, &o.record, &o.files).map(|_| ()))
+            });
+            match outcome {
+                Ok(()) => {
+                    summary.stored += ids.len();
+                    on_event(Event::Stored { units: ids });
+                }
+                Err(e) => {
+                    summary.failed.extend(ids.iter().cloned());
+                    on_event(Event::Failed {
+                        units: ids,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f32();
+    Ok(summary)
+}
+
+/// An estimate of the seconds `run` needs for `pending` units, before it starts: two steps
+/// of a full batch are timed at the first and the last layer with pending units (deeper
+/// layers cost more), interpolated over the layers between, and scaled by the steps and the
+/// images each unit costs (render, negative, diverse renders). Photos add their forward
+/// passes, not counted here.
+pub fn estimate_seconds(
+    model: &dyn VisualModel,
+    plan: &Plan,
+    pending: &[Unit],
+    device: &Device,
+) -> Result<f32> {
+    let (Some(first), Some(last)) = (pending.first(), pending.last()) else {
+        return Ok(0.0);
+    };
+    let batch = plan.settings.batch.min(pending.len());
+    let step = |layer: &str| -> Result<f32> {
+        let config = plan.settings.render_config(batch, 0);
+        let objective = channels_per_image(layer, vec![0; batch]);
+        let mut ascent = Ascent::new(model, &objective, &config, device)?;
+        ascent.step()?;
+        let started = Instant::now();
+        ascent.step()?;
+        Ok(started.elapsed().as_secs_f32())
+    };
+    let (early, late) = (step(&first.layer)?, step(&last.layer)?);
+    let position = |u: &Unit| {
+        plan.layers
+            .iter()
+            .position(|l| l.name == u.layer)
+            .unwrap_or(0) as f32
+    };
+    let (from, to) = (position(first), position(last));
+    let per_unit_step: f32 = pending
+        .iter()
+        .map(|u| {
+            let t = if to > from {
+                (position(u) - from) / (to - from)
+            } else {
+                0.0
+            };
+            (early + t * (late - early)) / batch as f32
+        })
+        .sum();
+    Ok(per_unit_step * plan.settings.steps as f32 * plan.settings.images_per_unit() as f32)
+}

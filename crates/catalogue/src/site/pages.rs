@@ -1,0 +1,284 @@
+//! The three kinds of page, as HTML text.
+
+use std::fmt::Write;
+
+use super::html::{escape, page, url};
+use crate::plan::{LayerEntry, Plan};
+use crate::record::UnitRecord;
+use crate::store::Status;
+
+/// Thumbnails of a layer shown on the index.
+const INDEX_THUMBS: usize = 8;
+
+/// `index.html`: the model, the settings, and a row per layer.
+pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> String {
+    let header = format!(
+        "<h1>{}</h1><p class=\"muted\">{} layers · {} of {} units · {} px · {} steps{}</p>",
+        escape(&plan.model),
+        plan.layers.len(),
+        status.done,
+        status.total,
+        plan.settings.size,
+        plan.settings.steps,
+        plan.images
+            .as_ref()
+            .map(|i| format!(" · examples from {}", escape(i)))
+            .unwrap_or_default(),
+    );
+    let mut body = String::new();
+    if !status.missing.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"warning\" id=\"missing\">{} units are not rendered yet (first: {}); rerun their shards, then <code>catalogue index</code>.</p>",
+            status.missing.len(),
+            escape(&status.missing[0])
+        );
+    }
+    body.push_str(
+        "<table class=\"layers\"><thead><tr><th>layer</th><th>op</th><th>shape</th><th>units</th><th>first units</th></tr></thead><tbody>",
+    );
+    for layer in &plan.layers {
+        let indices = unit_indices(plan, layer);
+        let done = indices.iter().filter(|&&i| records[i].is_some()).count();
+        let thumbs: String = indices
+            .iter()
+            .filter_map(|&i| records[i].as_ref().map(|r| (i, r)))
+            .take(INDEX_THUMBS)
+            .map(|(i, r)| {
+                format!(
+                    "<img loading=\"lazy\" src=\"units/{}/{}/{}\" alt=\"{}\" width=\"48\" height=\"48\">",
+                    url(&layer.folder),
+                    plan.units[i].channel,
+                    url(&r.files.thumb),
+                    escape(&plan.units[i].id())
+                )
+            })
+            .collect();
+        let _ = write!(
+            body,
+            "<tr class=\"layer\" data-layer=\"{name}\"><td><a href=\"layers/{folder}.html\">{name}</a></td><td>{op}</td><td>{shape}</td><td>{done} / {total}</td><td class=\"thumbs\">{thumbs}</td></tr>",
+            name = escape(&layer.name),
+            folder = url(&layer.folder),
+            op = escape(&layer.op),
+            shape = shape(&layer.shape),
+            total = indices.len(),
+        );
+    }
+    body.push_str("</tbody></table>");
+    page(
+        &format!("{} — excite catalogue", plan.model),
+        "",
+        &header,
+        &body,
+    )
+}
+
+/// `layers/LAYER.html`: the layer's units as a grid of thumbnails, loaded as they scroll in.
+pub fn layer(plan: &Plan, index: usize, records: &[Option<UnitRecord>]) -> String {
+    let layer = &plan.layers[index];
+    let link = |i: Option<usize>, rel: &str, label: &str| match i.and_then(|i| plan.layers.get(i)) {
+        Some(l) => format!(
+            "<a rel=\"{rel}\" href=\"{}.html\">{label} {}</a>",
+            url(&l.folder),
+            escape(&l.name)
+        ),
+        None => format!("<span class=\"off\">{label}</span>"),
+    };
+    let header = format!(
+        "<nav class=\"crumbs\"><a rel=\"up\" href=\"../index.html\">{model}</a> › {name}</nav><h1>{name}</h1><p class=\"muted\">{op} · shape {shape} · channels {a}..{b}</p><nav class=\"steps\">{prev}{next}</nav>",
+        model = escape(&plan.model),
+        name = escape(&layer.name),
+        op = escape(&layer.op),
+        shape = shape(&layer.shape),
+        a = layer.channels[0],
+        b = layer.channels[1],
+        prev = link(index.checked_sub(1), "prev", "←"),
+        next = link(Some(index + 1), "next", "→"),
+    );
+    let mut body = String::from("<div class=\"grid\">");
+    for i in unit_indices(plan, layer) {
+        let unit = &plan.units[i];
+        match &records[i] {
+            Some(r) => {
+                let _ = write!(
+                    body,
+                    "<a class=\"unit{dead}\" data-unit=\"{id}\" href=\"../units/{folder}/{c}.html\"><img loading=\"lazy\" src=\"../units/{folder}/{c}/{thumb}\" alt=\"{id}\" width=\"96\" height=\"96\">{c}<span class=\"value\">{value}</span></a>",
+                    dead = if r.dead { " dead" } else { "" },
+                    id = escape(&unit.id()),
+                    folder = url(&layer.folder),
+                    c = unit.channel,
+                    thumb = url(&r.files.thumb),
+                    value = if r.dead {
+                        "dead".to_string()
+                    } else {
+                        format!("{:.3}", r.activation)
+                    },
+                );
+            }
+            None => {
+                let _ = write!(
+                    body,
+                    "<div class=\"unit missing\" data-unit=\"{}\"><div class=\"hole\"></div>{}<span class=\"value\">missing</span></div>",
+                    escape(&unit.id()),
+                    unit.channel
+                );
+            }
+        }
+    }
+    body.push_str("</div>");
+    page(
+        &format!("{} — {}", layer.name, plan.model),
+        "../",
+        &header,
+        &body,
+    )
+}
+
+/// `units/LAYER/CHANNEL.html`: every figure of the unit, its numbers, and its neighbours.
+pub fn unit(
+    plan: &Plan,
+    index: usize,
+    record: &UnitRecord,
+    records: &[Option<UnitRecord>],
+) -> String {
+    let unit = &plan.units[index];
+    let layer = plan.layer(&unit.layer).expect("planned layer");
+    let neighbour = |i: Option<usize>, rel: &str, label: &str| match i
+        .filter(|&i| i < plan.units.len() && records[i].is_some())
+    {
+        Some(i) => {
+            let u = &plan.units[i];
+            let folder = &plan.layer(&u.layer).expect("planned layer").folder;
+            format!(
+                "<a rel=\"{rel}\" href=\"../{}/{}.html\">{label} {}</a>",
+                url(folder),
+                u.channel,
+                escape(&u.id())
+            )
+        }
+        None => format!("<span class=\"off\">{label}</span>"),
+    };
+    let header = format!(
+        "<nav class=\"crumbs\"><a href=\"../../index.html\">{model}</a> › <a rel=\"up\" href=\"../../layers/{folder}.html\">{layer}</a> › {c}</nav><h1>{id}</h1><nav class=\"steps\">{prev}{next}</nav>",
+        model = escape(&plan.model),
+        folder = url(&layer.folder),
+        layer = escape(&layer.name),
+        c = unit.channel,
+        id = escape(&unit.id()),
+        prev = neighbour(index.checked_sub(1), "prev", "←"),
+        next = neighbour(Some(index + 1), "next", "→"),
+    );
+    let dir = unit.channel.to_string();
+    let figure = |class: &str, file: &str, caption: String| {
+        format!(
+            "<figure class=\"{class}\"><img src=\"{dir}/{}\" alt=\"{}\"><figcaption>{caption}</figcaption></figure>",
+            url(file),
+            escape(&caption)
+        )
+    };
+    let mut body = String::from("<div class=\"figures\">");
+    body += &figure(
+        "main",
+        &record.files.render,
+        format!("render: mean activation {:.4}", record.activation),
+    );
+    for (file, value) in record.files.diverse.iter().zip(&record.diverse_activations) {
+        body += &figure("small", file, format!("diverse: {value:.4}"));
+    }
+    if let (Some(file), Some(value)) = (&record.files.negative, record.negative_activation) {
+        body += &figure("small", file, format!("negative: {value:.4}"));
+    }
+    body.push_str("</div>");
+    if let (Some(examples), Some(strip), Some(saliency)) = (
+        &record.examples,
+        &record.files.examples,
+        &record.files.saliency,
+    ) {
+        let best = &examples.top_max[0];
+        let _ = write!(
+            body,
+            "<h2>Dataset examples</h2><p class=\"muted\">Of {} photos: top row by mean activation, middle row the patches of the strongest positions, bottom row the lowest.</p><div class=\"figures\">{}</div><h2>Saliency at the strongest position</h2><div class=\"figures\">{}</div>",
+            examples.photos,
+            figure("wide", strip, "dataset examples".into()),
+            figure(
+                "small",
+                saliency,
+                format!(
+                    "{}{}: {:.4} (SmoothGrad)",
+                    best.image
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    best.position
+                        .map_or_else(String::new, |[r, c]| format!(" at row {r}, column {c}")),
+                    examples.saliency_value
+                )
+            ),
+        );
+    }
+    body += &facts(record);
+    page(
+        &format!("{} — {}", unit.id(), plan.model),
+        "../../",
+        &header,
+        &body,
+    )
+}
+
+/// The unit's numbers and settings as a definition list, and a link to its record.
+fn facts(record: &UnitRecord) -> String {
+    let s = &record.settings;
+    let mut rows = vec![
+        ("activation", format!("{:.4}", record.activation)),
+        (
+            "ratio to best example",
+            record
+                .examples
+                .as_ref()
+                .and_then(|e| e.ratio)
+                .map_or("—".into(), |r| format!("{r:.2}")),
+        ),
+        ("dead", record.dead.to_string()),
+        ("seed", record.seed.to_string()),
+        ("batch", format!("{:?}", record.batch)),
+        (
+            "settings",
+            format!(
+                "{} px, {} steps, lr {}, batch {}, {} diverse (weight {}), transforms {}",
+                s.size, s.steps, s.learning_rate, s.batch, s.diverse, s.diversity, s.transforms
+            ),
+        ),
+        ("backend", record.backend.clone()),
+        ("seconds", format!("{:.1}", record.seconds)),
+    ];
+    if let Some(n) = record.negative_activation {
+        rows.insert(1, ("negative activation", format!("{n:.4}")));
+    }
+    let mut out = String::from("<h2>Record</h2><dl class=\"facts\">");
+    for (k, v) in rows {
+        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", escape(&v));
+    }
+    let _ = write!(
+        out,
+        "</dl><p><a href=\"{}/unit.json\">unit.json</a></p>",
+        record.channel
+    );
+    out
+}
+
+/// The indices in `plan.units` of `layer`'s units.
+fn unit_indices(plan: &Plan, layer: &LayerEntry) -> Vec<usize> {
+    plan.units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.layer == layer.name)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn shape(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("×")
+}

@@ -1,0 +1,231 @@
+//! One batch of units of one layer: their renders, negatives and diverse renders in three
+//! batched optimisations, plus the dataset examples and the saliency of each unit's best photo
+//! when the layer's examples are given; the result as records and encoded files.
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use excite_core::image_io::{encode_jpeg, encode_png, from_image};
+use excite_core::objective::{channel, neuron};
+use excite_core::{Result, VisualModel};
+use excite_views::output::THUMB;
+use excite_views::photos::load_square;
+use excite_views::strip::strip;
+use excite_views::{ChannelExamples, Examples, Method, SaliencyConfig, saliency};
+use excite_viz::{
+    ChannelRender, backend_name, render_channels, render_diverse_channels, render_negative_channels,
+};
+use image::RgbImage;
+use image::imageops::{FilterType, resize};
+
+use crate::config::CatalogueConfig;
+use crate::record::{ExampleSummary, UnitFiles, UnitRecord};
+
+/// A finished unit: its record and its files (name, bytes).
+pub struct UnitOutput {
+    /// `unit.json`.
+    pub record: UnitRecord,
+    /// The images, encoded.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// The side of a unit's thumbnail in the site's grids.
+pub const THUMB_SIDE: u32 = 96;
+
+/// JPEG quality of thumbnails and photo-based figures.
+const JPEG_QUALITY: u8 = 88;
+
+/// Renders `channels` of `layer` as one batch seeded with `seed`, and assembles each unit's
+/// record and files; `examples` (the layer's, covering these channels) adds the strips and the
+/// saliency of each unit's best photo.
+pub fn render_units(
+    model: &dyn VisualModel,
+    layer: &str,
+    channels: &[usize],
+    seed: u64,
+    examples: Option<&Examples>,
+    config: &CatalogueConfig,
+    device: &Device,
+) -> Result<Vec<UnitOutput>> {
+    let started = Instant::now();
+    let render_config = config.render_config(channels.len(), seed);
+    let renders = render_channels(model, layer, channels, &render_config, device)?;
+    let negatives = if config.negative {
+        Some(render_negative_channels(
+            model,
+            layer,
+            channels,
+            &render_config,
+            device,
+        )?)
+    } else {
+        None
+    };
+    let diverse = if config.diverse >= 2 {
+        render_diverse_channels(
+            model,
+            layer,
+            channels,
+            config.diverse,
+            config.diversity,
+            &render_config,
+            device,
+        )?
+    } else {
+        vec![Vec::new(); channels.len()]
+    };
+    let mut outputs = Vec::with_capacity(channels.len());
+    for (i, render) in renders.into_iter().enumerate() {
+        let negative = negatives.as_ref().map(|n| &n[i]);
+        let found = examples.and_then(|e| e.channels.iter().find(|c| c.channel == render.channel));
+        let views = match (examples, found) {
+            (Some(all), Some(unit)) => Some(unit_views(model, layer, all, unit, config, device)?),
+            _ => None,
+        };
+        outputs.push(assemble(
+            layer,
+            channels,
+            seed,
+            render,
+            negative,
+            &diverse[i],
+            views,
+            config,
+        )?);
+    }
+    let seconds = started.elapsed().as_secs_f32() / channels.len() as f32;
+    for output in &mut outputs {
+        output.record.seconds = seconds;
+    }
+    Ok(outputs)
+}
+
+/// A unit's input views: its strip of examples and the saliency of its best photo.
+struct UnitViews {
+    strip: RgbImage,
+    saliency: RgbImage,
+    summary: ExampleSummary,
+}
+
+fn unit_views(
+    model: &dyn VisualModel,
+    layer: &str,
+    all: &Examples,
+    unit: &ChannelExamples,
+    config: &CatalogueConfig,
+    device: &Device,
+) -> Result<UnitViews> {
+    // The unit at its strongest position in its best photo: a neuron, whose saliency lies in
+    // its receptive field (a channel mean's spreads over the whole photo as speckle).
+    let best = &unit.top_max[0];
+    let photo = load_square(&best.image, all.size as u32)?;
+    let saliency_config = SaliencyConfig {
+        method: Method::Smoothgrad,
+        samples: config.saliency_samples,
+        ..SaliencyConfig::default()
+    };
+    let objective = match best.position {
+        Some([row, col]) => neuron(layer, unit.channel, Some((col, row))),
+        None => channel(layer, unit.channel),
+    };
+    let map = saliency(
+        model,
+        &objective,
+        from_image(&photo, device),
+        &saliency_config,
+        device,
+    )?;
+    let heat = excite_views::heatmap::overlay(&photo, &map.pixels, map.size);
+    Ok(UnitViews {
+        strip: strip(unit, all.size as u32, THUMB)?,
+        saliency: heat,
+        summary: ExampleSummary {
+            top: unit.top_mean.clone(),
+            top_max: unit.top_max.clone(),
+            photos: all.photos,
+            ratio: None,
+            saliency_value: map.value,
+        },
+    })
+}
+
+/// One unit's record and encoded files.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    layer: &str,
+    batch: &[usize],
+    seed: u64,
+    render: ChannelRender,
+    negative: Option<&ChannelRender>,
+    diverse: &[ChannelRender],
+    views: Option<UnitViews>,
+    config: &CatalogueConfig,
+) -> Result<UnitOutput> {
+    let mut files = vec![
+        ("render.png".to_string(), encode_png(&render.image)?),
+        (
+            "thumb.jpg".to_string(),
+            encode_jpeg(&thumbnail(&render.image), JPEG_QUALITY)?,
+        ),
+    ];
+    let mut names = UnitFiles {
+        render: "render.png".into(),
+        thumb: "thumb.jpg".into(),
+        ..UnitFiles::default()
+    };
+    if let Some(negative) = negative {
+        files.push(("negative.png".into(), encode_png(&negative.image)?));
+        names.negative = Some("negative.png".into());
+    }
+    for (k, d) in diverse.iter().enumerate() {
+        let name = format!("diverse_{k}.png");
+        files.push((name.clone(), encode_png(&d.image)?));
+        names.diverse.push(name);
+    }
+    let examples = match views {
+        Some(views) => {
+            files.push((
+                "examples.jpg".into(),
+                encode_jpeg(&views.strip, JPEG_QUALITY)?,
+            ));
+            files.push((
+                "saliency.jpg".into(),
+                encode_jpeg(&views.saliency, JPEG_QUALITY)?,
+            ));
+            names.examples = Some("examples.jpg".into());
+            names.saliency = Some("saliency.jpg".into());
+            let best = views.summary.top[0].score;
+            Some(ExampleSummary {
+                ratio: (best > 0.0).then(|| render.activation / best),
+                ..views.summary
+            })
+        }
+        None => None,
+    };
+    let record = UnitRecord {
+        layer: layer.to_string(),
+        channel: render.channel,
+        seed,
+        batch: batch.to_vec(),
+        activation: render.activation,
+        negative_activation: negative.map(|n| n.activation),
+        diverse_activations: diverse.iter().map(|d| d.activation).collect(),
+        dead: render.dead,
+        examples,
+        files: names,
+        settings: config.clone(),
+        backend: backend_name().to_string(),
+        seconds: 0.0,
+    };
+    Ok(UnitOutput { record, files })
+}
+
+/// The render at [`THUMB_SIDE`] pixels: shrunk smoothly, or enlarged by whole pixels.
+fn thumbnail(image: &RgbImage) -> RgbImage {
+    let filter = if image.width() >= THUMB_SIDE {
+        FilterType::Triangle
+    } else {
+        FilterType::Nearest
+    };
+    resize(image, THUMB_SIDE, THUMB_SIDE, filter)
+}

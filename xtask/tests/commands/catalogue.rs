@@ -1,0 +1,234 @@
+//! `catalogue` on the tiny model: sharded runs that skip finished units, `catalogue index`
+//! reporting what is missing, and the site checked in a real headless browser (Debian's
+//! `chromium`): a screenshot of each kind of page, every unit card present, no broken image
+//! or link, no console error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = xtask(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The tiny model's `conv1` (16 units) and `gap` (the first 8 of 144), fast settings.
+fn catalogue_args<'a>(out: &'a str, tiny: &'a str, photos: &'a str) -> Vec<&'a str> {
+    vec![
+        "catalogue",
+        "--model",
+        tiny,
+        "--layers",
+        "conv1,gap",
+        "--channels",
+        "0..8",
+        "--size",
+        "32",
+        "--steps",
+        "6",
+        "--batch",
+        "4",
+        "--diverse",
+        "2",
+        "--images",
+        photos,
+        "--out",
+        out,
+    ]
+}
+
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn shards_skip_finished_units_and_the_index_reports_missing_ones() {
+    let dir = std::env::temp_dir().join(format!("excite-catalogue-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (out, tiny, photos) = (
+        dir.to_str().unwrap(),
+        repo("testdata/tiny_cnn.onnx"),
+        repo("testdata/demo_images"),
+    );
+    let args = catalogue_args(out, tiny.to_str().unwrap(), photos.to_str().unwrap());
+    let with = |extra: &[&'static str]| [args.clone(), extra.to_vec()].concat();
+    // Shard 1 of 2 alone: the site is incomplete and `index` says so, naming a unit.
+    let line = ok(&with(&["--shard", "1/2"]));
+    assert!(
+        line.contains("16 units in 2 layers; shard 1/2: 8 units"),
+        "{line}"
+    );
+    let index = xtask(&["catalogue", "index", "--out", out]);
+    assert_eq!(index.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&index.stderr);
+    assert!(
+        err.contains("8 of 16 units are missing (first: conv1:0)"),
+        "{err}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("status.json")).unwrap()).unwrap();
+    assert_eq!(status["done"], 8);
+    let done = dir.join("units/gap/3/unit.json");
+    let before = modified(&done);
+    // Shard 0 fills the rest; rerunning shard 1 skips all of its units.
+    ok(&with(&["--shard", "0/2"]));
+    let line = ok(&with(&["--shard", "1/2"]));
+    assert!(line.contains("8 finished, 0 to render"), "{line}");
+    assert_eq!(modified(&done), before, "a finished unit was rewritten");
+    let line = ok(&["catalogue", "index", "--out", out]);
+    assert!(line.contains("16 of 16 units"), "{line}");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&done).unwrap()).unwrap();
+    assert_eq!(record["diverse_activations"].as_array().unwrap().len(), 2);
+    assert!(record["examples"]["top"].as_array().unwrap().len() == 9);
+    // A different setting in the same folder is refused, before any work.
+    let err = xtask(&[args.clone(), vec!["--seed", "9"]].concat());
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("other settings"));
+    check_in_browser(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The page that loads a site page in a frame, waits for every image (lazy ones made eager)
+/// and writes what it found into its own DOM as JSON, for `--dump-dom`.
+const CHECKER: &str = r#"<!doctype html><meta charset="utf-8"><body><script>
+const frame = document.createElement("iframe");
+frame.width = 1200; frame.height = 900;
+frame.onload = async () => {
+  const doc = frame.contentDocument;
+  const images = [...doc.images];
+  images.forEach(i => i.loading = "eager");
+  await Promise.all(images.map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
+  const result = {
+    title: doc.title,
+    images: images.length,
+    broken: images.filter(i => !i.naturalWidth).map(i => i.getAttribute("src")),
+    layers: doc.querySelectorAll("tr.layer").length,
+    units: doc.querySelectorAll(".unit").length,
+    missing: doc.querySelectorAll(".unit.missing").length,
+    links: [...doc.querySelectorAll("a[href]")].map(a => a.getAttribute("href")),
+  };
+  const pre = document.createElement("pre");
+  pre.id = "result";
+  pre.textContent = JSON.stringify(result);
+  document.body.appendChild(pre);
+};
+frame.src = location.hash.slice(1);
+document.body.appendChild(frame);
+</script>"#;
+
+/// Debian's chromium, or `None` (CI installs it; elsewhere the browser check is skipped
+/// with a note, unless `CI` is set).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(|name| Path::new("/usr/bin").join(name))
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium to test the site (apt-get install chromium)"
+        );
+        eprintln!("note: no chromium; the site's browser checks are skipped");
+    }
+    found
+}
+
+fn browse(browser: &Path, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg("120")
+        .arg(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--allow-file-access-from-files",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--window-size=1200,900",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Every page kind: DOM checks through the checker page, console errors from the browser's
+/// log, links that resolve to files, and a screenshot in `target/site-screenshots/`.
+fn check_in_browser(site: &Path) {
+    let Some(browser) = chromium() else { return };
+    let checker = site.join("check.html");
+    std::fs::write(&checker, CHECKER).unwrap();
+    let shots = repo("target/site-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let pages = [
+        ("index.html", "index"),
+        ("layers/conv1.html", "layer"),
+        ("layers/gap.html", "layer_gap"),
+        ("units/gap/3.html", "unit"),
+    ];
+    for (page, name) in pages {
+        let url = format!("file://{}#{page}", checker.display());
+        let out = browse(&browser, &["--dump-dom", &url]);
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let log = String::from_utf8_lossy(&out.stderr);
+        let json = dom
+            .split("<pre id=\"result\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</pre>").next())
+            .unwrap_or_else(|| panic!("{page}: the checker found no page:\n{dom}\n{log}"));
+        let result: serde_json::Value =
+            serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
+        assert_eq!(result["broken"], serde_json::json!([]), "{page}: {result}");
+        for line in log.lines().filter(|l| l.contains("CONSOLE")) {
+            assert!(
+                !line.contains("Uncaught") && !line.to_lowercase().contains("error"),
+                "{page}: console: {line}"
+            );
+        }
+        match name {
+            "index" => assert_eq!(result["layers"], 2, "{result}"),
+            "layer" | "layer_gap" => {
+                assert_eq!(result["units"], 8, "{result}");
+                assert_eq!(result["missing"], 0, "{result}");
+                assert_eq!(result["images"], 8, "{result}");
+            }
+            _ => assert!(result["images"].as_u64().unwrap() >= 6, "{result}"),
+        }
+        let base = site.join(page);
+        for link in result["links"].as_array().unwrap() {
+            let target = base.parent().unwrap().join(link.as_str().unwrap());
+            assert!(target.exists(), "{page}: broken link {link}");
+        }
+        let shot = shots.join(format!("{name}.png"));
+        let out = browse(
+            &browser,
+            &[
+                &format!("--screenshot={}", shot.display()),
+                &format!("file://{}", base.display()),
+            ],
+        );
+        assert!(
+            shot.exists(),
+            "{page}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
