@@ -30,7 +30,7 @@ for a in "$@"; do
 done
 [ -n "$out" ] || { echo "error: no --out DIR among the catalogue arguments" >&2; exit 2; }
 
-export EXCITE=${EXCITE:-target/release/xtask} EXCITE_SHARDS=$n
+export EXCITE=${EXCITE:-target/release/xtask} EXCITE_SHARD_COUNT=$n
 array=$(sbatch --parsable "${opts[@]}" --array="${EXCITE_ARRAY:-0-$((n - 1))}" \
   "$here/catalogue.sbatch" "$@")
 array=${array%%;*}  # --parsable prints "id;cluster" on multi-cluster sites

@@ -1,18 +1,21 @@
 //! `catalogue`: every unit of chosen layers into a folder and a static site, one shard of a
 //! job array at a time; `catalogue index` builds the site from the units that exist.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use excite::catalogue::{
-    CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, estimate_seconds, run as run_shard,
-    site,
+    CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
+    run as run_shard, site,
 };
+use excite::model::default_memory_limit;
 use excite::views::photos::list_photos;
 use excite::viz::backend_name;
 use excite::{OnnxModel, default_device};
+use indicatif::ProgressBar;
 
-use crate::cli::{CatalogueArgs, CatalogueCommand, channel_range};
+use crate::cli::{CatalogueArgs, CatalogueCommand};
 use crate::progress::bar;
 
 /// Runs the shard (or the whole catalogue, then builds the site), or `index`.
@@ -25,43 +28,12 @@ pub fn run(args: &CatalogueArgs) -> Result<()> {
 
 /// Renders this job's slice of the plan, skipping finished units.
 fn shard(args: &CatalogueArgs) -> Result<()> {
-    let (Some(layers), Some(out)) = (&args.layers, &args.out) else {
-        bail!("catalogue needs --layers and --out");
+    let Some(out) = &args.out else {
+        bail!("catalogue needs --out");
     };
     let device = default_device();
     let model = OnnxModel::load(&args.model.model, &device)?;
-    let config = CatalogueConfig {
-        size: args.size.or(model.input_size()).unwrap_or(128),
-        steps: args.steps,
-        learning_rate: args.lr,
-        seed: args.seed,
-        batch: args.batch,
-        diverse: args.diverse,
-        negative: !args.no_negative,
-        top: args.top,
-        transforms: !args.no_transforms,
-        ..CatalogueConfig::default()
-    };
-    let channels = args
-        .channels
-        .as_deref()
-        .map(|text| channel_range(text, usize::MAX))
-        .transpose()?;
-    let name = file_name(&args.model.model);
-    let mut plan = Plan::new(
-        &model,
-        &name,
-        &LayerSelection::parse(layers)?,
-        channels,
-        &config,
-    )?;
-    let photos = match &args.images {
-        Some(dir) => {
-            plan.images = Some(file_name(dir));
-            list_photos(dir)?
-        }
-        None => Vec::new(),
-    };
+    let (plan, photos) = plan(args, &model)?;
     let shard = match &args.shard {
         Some(text) => text.parse::<Shard>()?,
         None => Shard::from_env(|k| std::env::var(k).ok())?.unwrap_or(Shard::WHOLE),
@@ -85,68 +57,144 @@ fn shard(args: &CatalogueArgs) -> Result<()> {
         pending.len()
     );
     if !pending.is_empty() {
-        let seconds = estimate_seconds(&model, &plan, &pending, &device)?;
-        println!(
-            "estimate: {} on {} ({} images per unit, {} steps{})",
-            duration(seconds),
-            backend_name(),
-            config.images_per_unit(),
-            config.steps,
-            if photos.is_empty() {
-                String::new()
-            } else {
-                format!("; plus {} photos per layer", photos.len())
-            }
-        );
+        // An estimate that cannot be made (the probe fails) is no reason not to try.
+        match estimate_seconds(&model, &plan, &pending, &device) {
+            Ok(seconds) => println!(
+                "estimate: {} on {} ({} images per unit, {} steps{})",
+                duration(seconds),
+                backend_name(),
+                plan.settings.images_per_unit(),
+                plan.settings.steps,
+                if photos.is_empty() {
+                    String::new()
+                } else {
+                    format!("; plus {} photos per layer", photos.len())
+                }
+            ),
+            Err(e) => println!("no estimate: {e}"),
+        }
     }
     let progress = bar("units", slice.len());
-    // Without a terminal (a job's log), a line per batch instead of the bar.
-    let lines = progress.is_hidden();
-    let started = std::time::Instant::now();
-    let (mut stored, mut skipped) = (0usize, 0usize);
-    let mut on_event = |event: Event| match event {
-        Event::Start { finished, .. } => {
-            skipped = finished;
-            progress.set_position(finished as u64)
-        }
-        Event::Photos { layer, done, total } => {
-            progress.set_message(format!("{layer}: examples {done}/{total} photos"))
-        }
-        Event::Stored { units } => {
-            progress.inc(units.len() as u64);
-            progress.set_message(format!("stored {}", units[units.len() - 1]));
-            stored += units.len();
-            if lines {
-                let left = slice.len() - skipped - stored;
-                let eta = started.elapsed().as_secs_f32() / stored as f32 * left as f32;
-                eprintln!(
-                    "stored {}..{} ({}/{} units, ETA {})",
-                    units[0],
-                    units[units.len() - 1],
-                    skipped + stored,
-                    slice.len(),
-                    duration(eta)
-                );
-            }
-        }
-        Event::Failed { units, error } => progress.suspend(|| {
-            eprintln!(
-                "units {}..{} failed: {error}; continuing",
-                units[0],
-                units[units.len() - 1]
-            )
-        }),
-    };
-    let summary = run_shard(
-        &model,
-        &plan,
-        shard,
-        &store,
-        &photos,
-        &device,
-        &mut on_event,
-    )?;
+    let mut report = Reporter::new(progress.clone(), slice.len());
+    let summary = run_shard(&model, &plan, shard, &store, &photos, &device, &mut |e| {
+        report.event(e)
+    })?;
     progress.finish();
+    finish(&store, &plan, shard, &summary)
+}
+
+/// The plan the arguments describe, checked to fit in memory, and the photos.
+fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)> {
+    let Some(layers) = &args.layers else {
+        bail!("catalogue needs --layers");
+    };
+    let config = CatalogueConfig {
+        size: args.size.or(model.input_size()).unwrap_or(128),
+        steps: args.steps,
+        learning_rate: args.lr,
+        seed: args.seed,
+        batch: args.batch,
+        diverse: args.diverse,
+        negative: !args.no_negative,
+        top: args.top,
+        transforms: !args.no_transforms,
+        ..CatalogueConfig::default()
+    };
+    let channels = args.channels.as_deref().map(range).transpose()?;
+    let name = file_name(&args.model.model);
+    let selection = LayerSelection::parse(layers)?;
+    let mut plan = Plan::new(model, &name, &selection, channels, &config)?;
+    // The largest batch is the diverse renders': every unit's images together.
+    let batch = config.batch * config.diverse.max(1);
+    let limit = default_memory_limit();
+    for layer in &plan.layers {
+        let size = [config.size; 2];
+        model.check_memory(&[&layer.name], batch, size, limit)?;
+    }
+    let photos = match &args.images {
+        Some(dir) => {
+            plan.images = Some(file_name(dir));
+            list_photos(dir)?
+        }
+        None => Vec::new(),
+    };
+    Ok((plan, photos))
+}
+
+/// `A..B` (B excluded) for every layer.
+fn range(text: &str) -> Result<[usize; 2]> {
+    let parsed = text
+        .split_once("..")
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    match parsed {
+        Some((a, b)) if a < b => Ok([a, b]),
+        _ => bail!("--channels `{text}` must be a range A..B with A < B, e.g. 0..16"),
+    }
+}
+
+/// The progress of a shard: the bar on a terminal, a line per batch in a job's log.
+struct Reporter {
+    progress: ProgressBar,
+    lines: bool,
+    started: Instant,
+    units: usize,
+    skipped: usize,
+    stored: usize,
+}
+
+impl Reporter {
+    fn new(progress: ProgressBar, units: usize) -> Self {
+        Self {
+            lines: progress.is_hidden(),
+            progress,
+            started: Instant::now(),
+            units,
+            skipped: 0,
+            stored: 0,
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Start { finished, .. } => {
+                self.skipped = finished;
+                self.progress.set_position(finished as u64);
+            }
+            Event::Photos { layer, done, total } => self
+                .progress
+                .set_message(format!("{layer}: examples {done}/{total} photos")),
+            Event::Stored { units } => {
+                self.stored += units.len();
+                self.progress.inc(units.len() as u64);
+                self.progress
+                    .set_message(format!("stored {}", units[units.len() - 1]));
+                if self.lines {
+                    let left = self.units - self.skipped - self.stored;
+                    let per_unit = self.started.elapsed().as_secs_f32() / self.stored as f32;
+                    eprintln!(
+                        "stored {}..{} ({}/{} units, ETA {})",
+                        units[0],
+                        units[units.len() - 1],
+                        self.skipped + self.stored,
+                        self.units,
+                        duration(per_unit * left as f32)
+                    );
+                }
+            }
+            Event::Failed { units, error } => self.progress.suspend(|| {
+                eprintln!(
+                    "units {}..{} failed: {error}; continuing",
+                    units[0],
+                    units[units.len() - 1]
+                )
+            }),
+        }
+    }
+}
+
+/// The summary line, the site when this run was the whole catalogue, and the failures.
+fn finish(store: &Store, plan: &Plan, shard: Shard, summary: &Summary) -> Result<()> {
+    let out = store.root();
     println!(
         "{} units rendered in {}, {} skipped (finished before) -> {}",
         summary.stored,
@@ -155,7 +203,7 @@ fn shard(args: &CatalogueArgs) -> Result<()> {
         out.display()
     );
     if shard == Shard::WHOLE {
-        let status = site::build(&store, &plan)?;
+        let status = site::build(store, plan)?;
         println!(
             "site: {} ({} of {} units)",
             out.join("index.html").display(),
@@ -168,11 +216,10 @@ fn shard(args: &CatalogueArgs) -> Result<()> {
             out.display()
         );
     }
-    if !summary.failed.is_empty() {
+    if let Some(first) = summary.failed.first() {
         bail!(
-            "{} units failed (first: {}); rerun this shard to retry them",
-            summary.failed.len(),
-            summary.failed[0]
+            "{} units failed (first: {first}); rerun this shard to retry them",
+            summary.failed.len()
         );
     }
     Ok(())
@@ -191,6 +238,9 @@ fn index(out: &Path) -> Result<()> {
         status.done,
         status.total
     );
+    for damaged in &status.damaged {
+        eprintln!("damaged: {damaged}");
+    }
     if let Some(first) = status.missing.first() {
         bail!(
             "{} of {} units are missing (first: {first}); rerun their shards, then index again",

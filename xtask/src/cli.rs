@@ -185,7 +185,7 @@ pub struct RenderArgs {
     pub alpha: bool,
     /// The weight of the opacity penalty with `--alpha`, relative to the objective (higher:
     /// more transparent).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, requires = "alpha")]
     pub alpha_penalty: f32,
     #[command(flatten)]
     pub ascent: AscentArgs,

@@ -36,6 +36,6 @@ pub mod units;
 pub use config::CatalogueConfig;
 pub use plan::{LayerEntry, LayerSelection, Plan, Unit};
 pub use record::{ExampleSummary, UnitFiles, UnitRecord};
-pub use run::{Event, estimate_seconds, run};
+pub use run::{Event, Summary, estimate_seconds, run};
 pub use shard::Shard;
 pub use store::{Status, Store};

@@ -127,13 +127,17 @@ impl Plan {
             let [first, end] = channels.unwrap_or([0, count]);
             let (first, end) = (first.min(count), end.min(count));
             if first >= end {
+                if wanted.is_some() {
+                    return Err(Error::Invalid(format!(
+                        "layer `{}` has channels 0..{count}: none in {}..{}",
+                        info.name,
+                        channels.map_or(0, |c| c[0]),
+                        channels.map_or(0, |c| c[1])
+                    )));
+                }
                 continue;
             }
-            let mut folder = safe_component(&info.name);
-            if !folders.insert(folder.clone()) {
-                folder = format!("{folder}-{}", layers.len());
-                folders.insert(folder.clone());
-            }
+            let folder = unique_folder(&info.name, &mut folders);
             layers.push(LayerEntry {
                 name: info.name.clone(),
                 op: info.op.clone(),
@@ -171,5 +175,31 @@ impl Plan {
     /// The entry of `layer`.
     pub fn layer(&self, layer: &str) -> Option<&LayerEntry> {
         self.layers.iter().find(|l| l.name == layer)
+    }
+}
+
+/// `name` as a folder name not in `taken` (which it joins): layer names that differ only in
+/// unsafe characters get numbered folders.
+fn unique_folder(name: &str, taken: &mut HashSet<String>) -> String {
+    let safe = safe_component(name);
+    let mut folder = safe.clone();
+    let mut n = 1;
+    while !taken.insert(folder.clone()) {
+        folder = format!("{safe}-{n}");
+        n += 1;
+    }
+    folder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_stay_unique_whatever_the_names() {
+        let mut taken = HashSet::new();
+        let names = ["a/b", "a_b", "a:b", "a_b-1", ".x", ""];
+        let folders: Vec<String> = names.iter().map(|n| unique_folder(n, &mut taken)).collect();
+        assert_eq!(folders, ["a_b", "a_b-1", "a_b-2", "a_b-1-1", "_x", "_"]);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use excite_core::objective::channels_per_image;
 use excite_core::{Result, VisualModel};
-use excite_views::{ExamplesConfig, dataset_examples};
+use excite_views::{Examples, ExamplesConfig, dataset_examples};
 use excite_viz::Ascent;
 
 use crate::plan::{Plan, Unit};
@@ -96,47 +96,13 @@ pub fn run(
             None
         } else {
             let channels = [group[0].1.channel, group[group.len() - 1].1.channel + 1];
-            let config = ExamplesConfig {
-                channels,
-                top: plan.settings.top,
-                batch: 16,
-                size: plan.photo_size,
-            };
-            let mut report = |done, total| {
-                on_event(Event::Photos {
-                    layer: layer.to_string(),
-                    done,
-                    total,
-                })
-            };
-            Some(dataset_examples(
-                model,
-                layer,
-                photos,
-                &config,
-                device,
-                &mut report,
+            Some(layer_examples(
+                model, plan, layer, channels, photos, device, on_event,
             )?)
         };
         for batch in group.chunks(plan.settings.batch) {
-            let channels: Vec<usize> = batch.iter().map(|(_, u)| u.channel).collect();
             let ids: Vec<String> = batch.iter().map(|(_, u)| u.id()).collect();
-            let seed = plan.settings.seed.wrapping_add(batch[0].0 as u64);
-            let outcome = render_units(
-                model,
-                layer,
-                &channels,
-                seed,
-                examples.as_ref(),
-                &plan.settings,
-                device,
-            )
-            .and_then(|outputs| {
-                outputs
-                    .iter()
-                    .try_for_each(|o| store.write_unit(plan, &o.record, &o.files).map(|_| ()))
-            });
-            match outcome {
+            match render_batch(model, plan, store, batch, examples.as_ref(), device) {
                 Ok(()) => {
                     summary.stored += ids.len();
                     on_event(Event::Stored { units: ids });
@@ -153,6 +119,60 @@ pub fn run(
     }
     summary.seconds = started.elapsed().as_secs_f32();
     Ok(summary)
+}
+
+/// The dataset examples of `channels` of `layer` over the photos, reported as they go.
+fn layer_examples(
+    model: &dyn VisualModel,
+    plan: &Plan,
+    layer: &str,
+    channels: [usize; 2],
+    photos: &[PathBuf],
+    device: &Device,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Examples> {
+    let config = ExamplesConfig {
+        channels,
+        top: plan.settings.top,
+        batch: 16,
+        size: plan.photo_size,
+    };
+    let mut report = |done, total| {
+        on_event(Event::Photos {
+            layer: layer.to_string(),
+            done,
+            total,
+        })
+    };
+    dataset_examples(model, layer, photos, &config, device, &mut report)
+}
+
+/// Renders one batch of units of one layer (`(index in the plan, unit)`, the first index
+/// seeding it) and stores each unit.
+fn render_batch(
+    model: &dyn VisualModel,
+    plan: &Plan,
+    store: &Store,
+    batch: &[(usize, &Unit)],
+    examples: Option<&Examples>,
+    device: &Device,
+) -> Result<()> {
+    let layer = batch[0].1.layer.as_str();
+    let channels: Vec<usize> = batch.iter().map(|(_, u)| u.channel).collect();
+    let seed = plan.settings.seed.wrapping_add(batch[0].0 as u64);
+    let outputs = render_units(
+        model,
+        layer,
+        &channels,
+        seed,
+        examples,
+        &plan.settings,
+        device,
+    )?;
+    for output in outputs {
+        store.write_unit(plan, &output.record, &output.files)?;
+    }
+    Ok(())
 }
 
 /// An estimate of the seconds `run` needs for `pending` units, before it starts: two steps

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use excite_core::image_io::write_atomic;
 use excite_core::{Error, Result};
@@ -31,6 +32,9 @@ pub struct Status {
     pub done: usize,
     /// The units missing, as `layer:channel`.
     pub missing: Vec<String>,
+    /// Records that could not be read (their units count as missing; delete their folders
+    /// and rerun their shards).
+    pub damaged: Vec<String>,
 }
 
 impl Store {
@@ -50,9 +54,20 @@ impl Store {
         let path = self.root.join("plan.json");
         if path.exists() {
             let existing = self.read_plan()?;
-            if existing != *plan {
+            let differs = if existing.model_sha256 != plan.model_sha256 {
+                Some("another model")
+            } else if existing.settings != plan.settings {
+                Some("other settings")
+            } else if existing.layers != plan.layers || existing.units != plan.units {
+                Some("other layers or channels")
+            } else if existing != *plan {
+                Some("other photos")
+            } else {
+                None
+            };
+            if let Some(what) = differs {
                 return Err(Error::Invalid(format!(
-                    "{} holds a catalogue of other settings, layers or model; use another --out, or the same arguments",
+                    "{} holds a catalogue of {what}; rerun with the same arguments, or use another --out",
                     self.root.display()
                 )));
             }
@@ -123,8 +138,13 @@ impl Store {
         let dir = self.unit_dir(plan, &unit);
         let parent = dir.parent().expect("units/LAYER");
         create_dir(parent)?;
-        remove_partials(parent, unit.channel);
-        let staging = parent.join(format!(".{}.{}.partial", unit.channel, std::process::id()));
+        remove_stale_partials(parent, unit.channel);
+        let staging = parent.join(format!(
+            ".{}.{}-{:016x}.partial",
+            unit.channel,
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         create_dir(&staging)?;
         for (name, bytes) in files {
             write_file(&staging.join(name), bytes)?;
@@ -148,36 +168,32 @@ impl Store {
         }
     }
 
-    /// Which of the plan's units are finished.
-    pub fn status(&self, plan: &Plan) -> Status {
-        let missing: Vec<String> = plan
-            .units
-            .iter()
-            .filter(|u| !self.is_done(plan, u))
-            .map(Unit::id)
-            .collect();
-        Status {
-            total: plan.units.len(),
-            done: plan.units.len() - missing.len(),
-            missing,
-        }
-    }
-
     /// Writes `status.json`.
     pub fn write_status(&self, status: &Status) -> Result<()> {
         write_atomic(&self.root.join("status.json"), &json(status)?)
     }
 }
 
-/// Removes the unit's staging folders left by killed jobs (`.CHANNEL.PID.partial`).
-fn remove_partials(parent: &Path, channel: usize) {
+/// A staging folder is filled in well under this once its batch is rendered; an older one
+/// was left by a killed job.
+const STALE: Duration = Duration::from_secs(60);
+
+/// Removes the unit's staging folders left by killed jobs (`.CHANNEL.*.partial`, older than
+/// [`STALE`]; a younger one may be another job's, being written now).
+fn remove_stale_partials(parent: &Path, channel: usize) {
     let prefix = format!(".{channel}.");
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".partial") {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if name.starts_with(&prefix) && name.ends_with(".partial") && stale {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -199,4 +215,87 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CatalogueConfig;
+    use crate::plan::LayerEntry;
+    use crate::record::UnitFiles;
+
+    fn plan() -> Plan {
+        Plan {
+            model: "m.onnx".into(),
+            model_sha256: "0".into(),
+            images: None,
+            photo_size: 32,
+            layers: vec![LayerEntry {
+                name: "a/b".into(),
+                op: "Conv".into(),
+                shape: vec![1, 4, 8, 8],
+                channels: [0, 4],
+                folder: "a_b".into(),
+            }],
+            settings: CatalogueConfig::default(),
+            units: (0..4)
+                .map(|channel| Unit {
+                    layer: "a/b".into(),
+                    channel,
+                })
+                .collect(),
+        }
+    }
+
+    fn record(channel: usize, activation: f32) -> UnitRecord {
+        UnitRecord {
+            layer: "a/b".into(),
+            channel,
+            seed: 0,
+            batch: vec![channel],
+            activation,
+            negative_activation: None,
+            diverse_activations: Vec::new(),
+            dead: false,
+            examples: None,
+            files: UnitFiles::default(),
+            settings: CatalogueConfig::default(),
+            backend: "test".into(),
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_unit_is_written_whole_once_and_stale_staging_is_removed() {
+        let root = std::env::temp_dir().join(format!("excite-store-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (store, plan) = (Store::new(&root), plan());
+        store.write_plan(&plan).unwrap();
+        let unit = &plan.units[2];
+        let dir = store.unit_dir(&plan, unit);
+        assert_eq!(dir, root.join("units/a_b/2"));
+        // A killed job's staging folder, and a folder without a record.
+        let stale = root.join("units/a_b/.2.1-0.partial");
+        fs::create_dir_all(&stale).unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        fs::File::open(&stale).unwrap().set_modified(old).unwrap();
+        fs::create_dir_all(&dir).unwrap();
+        assert!(!store.is_done(&plan, unit));
+        let files = vec![("render.png".to_string(), vec![1, 2, 3])];
+        assert!(store.write_unit(&plan, &record(2, 1.5), &files).unwrap());
+        assert!(store.is_done(&plan, unit) && !stale.exists());
+        assert_eq!(fs::read(dir.join("render.png")).unwrap(), vec![1, 2, 3]);
+        // A second writer of the same unit keeps the first one's folder.
+        assert!(!store.write_unit(&plan, &record(2, 9.0), &files).unwrap());
+        let kept = store.read_unit(&plan, unit).unwrap().unwrap();
+        assert_eq!(kept.activation, 1.5);
+        let leftovers = fs::read_dir(root.join("units/a_b")).unwrap().count();
+        assert_eq!(leftovers, 1, "only the unit's folder remains");
+        // Another plan in the same folder is refused, naming what differs.
+        let mut other = plan.clone();
+        other.settings.steps = 7;
+        let err = store.write_plan(&other).unwrap_err().to_string();
+        assert!(err.contains("other settings"), "{err}");
+        let _ = fs::remove_dir_all(&root);
+    }
 }

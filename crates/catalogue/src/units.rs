@@ -74,30 +74,53 @@ pub fn render_units(
     } else {
         vec![Vec::new(); channels.len()]
     };
+    let batch = Batch {
+        layer,
+        channels,
+        seed,
+        config,
+    };
     let mut outputs = Vec::with_capacity(channels.len());
     for (i, render) in renders.into_iter().enumerate() {
-        let negative = negatives.as_ref().map(|n| &n[i]);
         let found = examples.and_then(|e| e.channels.iter().find(|c| c.channel == render.channel));
         let views = match (examples, found) {
-            (Some(all), Some(unit)) => Some(unit_views(model, layer, all, unit, config, device)?),
+            (Some(all), Some(unit)) => Some(unit_views(
+                &batch,
+                all,
+                unit,
+                render.activation,
+                model,
+                device,
+            )?),
             _ => None,
         };
-        outputs.push(assemble(
-            layer,
-            channels,
-            seed,
+        let unit = UnitRenders {
+            negative: negatives.as_ref().map(|n| &n[i]),
+            diverse: &diverse[i],
             render,
-            negative,
-            &diverse[i],
-            views,
-            config,
-        )?);
+        };
+        outputs.push(assemble(&batch, unit, views)?);
     }
     let seconds = started.elapsed().as_secs_f32() / channels.len() as f32;
     for output in &mut outputs {
         output.record.seconds = seconds;
     }
     Ok(outputs)
+}
+
+/// What a batch shares: its layer, its channels, its seed and the settings.
+struct Batch<'a> {
+    layer: &'a str,
+    channels: &'a [usize],
+    seed: u64,
+    config: &'a CatalogueConfig,
+}
+
+/// One unit's renders.
+struct UnitRenders<'a> {
+    render: ChannelRender,
+    negative: Option<&'a ChannelRender>,
+    diverse: &'a [ChannelRender],
 }
 
 /// A unit's input views: its strip of examples and the saliency of its best photo.
@@ -107,14 +130,17 @@ struct UnitViews {
     summary: ExampleSummary,
 }
 
+/// The strip of `unit`'s examples, and the saliency of the unit at its strongest position;
+/// `activation` is its render's, compared with its best photo's.
 fn unit_views(
-    model: &dyn VisualModel,
-    layer: &str,
+    batch: &Batch,
     all: &Examples,
     unit: &ChannelExamples,
-    config: &CatalogueConfig,
+    activation: f32,
+    model: &dyn VisualModel,
     device: &Device,
 ) -> Result<UnitViews> {
+    let (layer, config) = (batch.layer, batch.config);
     // The unit at its strongest position in its best photo: a neuron, whose saliency lies in
     // its receptive field (a channel mean's spreads over the whole photo as speckle).
     let best = &unit.top_max[0];
@@ -143,24 +169,23 @@ fn unit_views(
             top: unit.top_mean.clone(),
             top_max: unit.top_max.clone(),
             photos: all.photos,
-            ratio: None,
+            ratio: unit
+                .top_mean
+                .first()
+                .filter(|best| best.score > 0.0)
+                .map(|best| activation / best.score),
             saliency_value: map.value,
         },
     })
 }
 
 /// One unit's record and encoded files.
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    layer: &str,
-    batch: &[usize],
-    seed: u64,
-    render: ChannelRender,
-    negative: Option<&ChannelRender>,
-    diverse: &[ChannelRender],
-    views: Option<UnitViews>,
-    config: &CatalogueConfig,
-) -> Result<UnitOutput> {
+fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Result<UnitOutput> {
+    let UnitRenders {
+        render,
+        negative,
+        diverse,
+    } = unit;
     let mut files = vec![
         ("render.png".to_string(), encode_png(&render.image)?),
         (
@@ -194,26 +219,22 @@ fn assemble(
             ));
             names.examples = Some("examples.jpg".into());
             names.saliency = Some("saliency.jpg".into());
-            let best = views.summary.top[0].score;
-            Some(ExampleSummary {
-                ratio: (best > 0.0).then(|| render.activation / best),
-                ..views.summary
-            })
+            Some(views.summary)
         }
         None => None,
     };
     let record = UnitRecord {
-        layer: layer.to_string(),
+        layer: batch.layer.to_string(),
         channel: render.channel,
-        seed,
-        batch: batch.to_vec(),
+        seed: batch.seed,
+        batch: batch.channels.to_vec(),
         activation: render.activation,
         negative_activation: negative.map(|n| n.activation),
         diverse_activations: diverse.iter().map(|d| d.activation).collect(),
         dead: render.dead,
         examples,
         files: names,
-        settings: config.clone(),
+        settings: batch.config.clone(),
         backend: backend_name().to_string(),
         seconds: 0.0,
     };

@@ -105,10 +105,12 @@ fn temporary(path: &Path) -> Result<std::path::PathBuf> {
             path.display()
         )));
     }
+    // Unique across processes and machines sharing a folder (every pod of a job is PID 1).
     Ok(path.with_file_name(format!(
-        ".{}.tmp{}",
+        ".{}.tmp{}-{:016x}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        rand::random::<u64>()
     )))
 }
 

@@ -66,18 +66,24 @@ pub fn default_memory_limit() -> u64 {
     available.map_or(8 << 30, |bytes| bytes / 4 * 3)
 }
 
-/// The room left under this process's cgroup v2 memory limit (`memory.max` less
-/// `memory.current`), if it has one.
+/// The room left under this process's cgroup v2 memory limits (`memory.max` less
+/// `memory.current`, the least over its cgroup and their parents: Slurm sets the limit on the
+/// job's cgroup, above the task's), if any is set.
 fn cgroup_room() -> Option<u64> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
-    let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
-    let max = read("memory.max")?.trim().parse::<u64>().ok()?;
-    let current = read("memory.current")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    Some(max.saturating_sub(current))
+    let leaf = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+    leaf.ancestors()
+        .take_while(|dir| dir.starts_with("/sys/fs/cgroup"))
+        .filter_map(|dir| {
+            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+            let max = read("memory.max")?.trim().parse::<u64>().ok()?;
+            let current = read("memory.current")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            Some(max.saturating_sub(current))
+        })
+        .min()
 }
 
 fn gib(bytes: u64) -> f64 {

@@ -69,8 +69,11 @@ pub fn render_diverse_channels(
         .iter()
         .flat_map(|&c| std::iter::repeat_n(c, count))
         .collect();
+    // The channel terms sum over images while the diversity term is divided by the batch:
+    // scaled back by the batch, each group weighs `diversity` as in Lucid's one-unit render.
+    let weight = diversity * each.len() as f32;
     let objective =
-        channels_per_image(layer, each.clone()) + diversity * diversity_in_groups(layer, count);
+        channels_per_image(layer, each.clone()) + weight * diversity_in_groups(layer, count);
     let renders = render_batch(model, layer, &objective, &each, config, device)?;
     Ok(renders.chunks(count).map(<[_]>::to_vec).collect())
 }

@@ -383,11 +383,12 @@ impl<'a> Ascent<'a> {
         let forward_seconds = started.elapsed().as_secs_f64();
         // The transparency objective's penalty, relative to the objective's size.
         let penalty = penalty.map(|p| p * scalar.abs());
-        let loss = match &penalty {
-            Some(p) => value.neg() + p.clone(),
-            None => value.neg(),
+        // With the transparency map, the first backward stops at the image leaf and the
+        // penalty joins the second, which carries the image's gradient to the parameter.
+        let grads = match (&penalty, self.track_transparency) {
+            (Some(p), false) => (value.neg() + p.clone()).backward(),
+            _ => value.neg().backward(),
         };
-        let grads = loss.backward();
         let grads = if self.track_transparency {
             let d_image = pixels.grad(&grads).ok_or_else(|| {
                 Error::Invalid("the objective does not depend on the image".into())
@@ -544,4 +545,24 @@ fn zero_per_item(grad: Tensor<5>) -> Result<Vec<bool>> {
         .try_to_vec::<f32>()
         .map_err(|e| Error::Invalid(format!("cannot read the gradient: {e:?}")))?;
     Ok(per_item.into_iter().map(|v| v == 0.0).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opacity_penalty_starts_after_15_percent_and_decays_to_a_third() {
+        let device = Device::flex();
+        let (background, _) = ImageParam::fourier().init(0, &device).unwrap();
+        let objective = AlphaObjective {
+            background,
+            weight: 2.0,
+            steps: 100,
+        };
+        assert_eq!(objective.weight_at(1), 0.0);
+        assert_eq!(objective.weight_at(15), 0.0);
+        assert!((objective.weight_at(16) - 2.0 * (1.0 - 16.0 / 150.0)).abs() < 1e-6);
+        assert!((objective.weight_at(100) - 2.0 / 3.0).abs() < 1e-6);
+    }
 }

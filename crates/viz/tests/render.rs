@@ -276,3 +276,15 @@ fn alpha_render_is_opaque_only_where_the_neuron_looks() {
     let rgba = out.to_rgba_images().unwrap().unwrap();
     assert_eq!(rgba[0].dimensions(), (48, 48));
 }
+
+/// The alpha channel with MACO's transparency map: both backward passes carry the penalty.
+#[test]
+fn alpha_and_the_transparency_map_render_together() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
+    let mut config = RenderConfig::maco(48, 32, None).with_steps(12);
+    config.param = config.param.clone().with_alpha(true);
+    let out = render(&model, &neuron("conv2", 5, None), &config, &device).unwrap();
+    assert!(out.alpha.is_some() && out.transparency.is_some());
+    assert!(out.history.iter().all(|v| v.is_finite()));
+}

@@ -97,6 +97,18 @@ fn shards_skip_finished_units_and_the_index_reports_missing_ones() {
         serde_json::from_str(&std::fs::read_to_string(&done).unwrap()).unwrap();
     assert_eq!(record["diverse_activations"].as_array().unwrap().len(), 2);
     assert!(record["examples"]["top"].as_array().unwrap().len() == 9);
+    let value = |key: &str| record[key].as_f64().unwrap();
+    assert!(
+        value("negative_activation") < value("activation"),
+        "{record}"
+    );
+    let unit = dir.join("units/gap/3");
+    let diverse = |k: usize| std::fs::read(unit.join(format!("diverse_{k}.png"))).unwrap();
+    assert_ne!(
+        diverse(0),
+        diverse(1),
+        "the diverse renders are the same image"
+    );
     // A different setting in the same folder is refused, before any work.
     let err = xtask(&[args.clone(), vec!["--seed", "9"]].concat());
     assert!(!err.status.success());

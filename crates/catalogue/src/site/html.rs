@@ -46,7 +46,7 @@ pub fn page(title: &str, root: &str, header: &str, body: &str) -> String {
 <body>
 <header>{header}</header>
 <main>{body}</main>
-<footer>Made by excite: renders by gradient ascent on the input image. Arrow keys: previous, next, up.</footer>
+<footer>Made by excite: renders by gradient ascent on the input image. Left and right arrow keys: previous and next.</footer>
 </body>
 </html>
 "#,

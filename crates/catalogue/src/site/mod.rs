@@ -28,12 +28,32 @@ pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
     let root = store.root();
     write(&root.join("assets/site.css"), CSS)?;
     write(&root.join("assets/site.js"), JS)?;
+    // A damaged record (never written by this store: its writes are atomic) counts as
+    // missing, and is named in the status.
+    let mut damaged = Vec::new();
     let records: Vec<Option<UnitRecord>> = plan
         .units
         .iter()
-        .map(|u| store.read_unit(plan, u))
-        .collect::<Result<_>>()?;
-    let status = store.status(plan);
+        .map(|u| {
+            store.read_unit(plan, u).unwrap_or_else(|e| {
+                damaged.push(e.to_string());
+                None
+            })
+        })
+        .collect();
+    let missing: Vec<String> = plan
+        .units
+        .iter()
+        .zip(&records)
+        .filter(|(_, r)| r.is_none())
+        .map(|(u, _)| u.id())
+        .collect();
+    let status = Status {
+        total: plan.units.len(),
+        done: plan.units.len() - missing.len(),
+        missing,
+        damaged,
+    };
     write(
         &root.join("index.html"),
         &pages::index(plan, &records, &status),

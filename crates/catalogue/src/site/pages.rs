@@ -143,9 +143,33 @@ pub fn unit(
 ) -> String {
     let unit = &plan.units[index];
     let layer = plan.layer(&unit.layer).expect("planned layer");
-    let neighbour = |i: Option<usize>, rel: &str, label: &str| match i
-        .filter(|&i| i < plan.units.len() && records[i].is_some())
-    {
+    // The nearest finished units before and after this one.
+    let before = (0..index).rev().find(|&i| records[i].is_some());
+    let after = (index + 1..plan.units.len()).find(|&i| records[i].is_some());
+    let header = format!(
+        "<nav class=\"crumbs\"><a href=\"../../index.html\">{model}</a> › <a rel=\"up\" href=\"../../layers/{folder}.html\">{layer}</a> › {c}</nav><h1>{id}</h1><nav class=\"steps\">{prev}{next}</nav>",
+        model = escape(&plan.model),
+        folder = url(&layer.folder),
+        layer = escape(&layer.name),
+        c = unit.channel,
+        id = escape(&unit.id()),
+        prev = neighbour(plan, before, "prev", "←"),
+        next = neighbour(plan, after, "next", "→"),
+    );
+    let mut body = renders(unit.channel, record);
+    body += &examples(unit.channel, record);
+    body += &facts(record);
+    page(
+        &format!("{} — {}", unit.id(), plan.model),
+        "../../",
+        &header,
+        &body,
+    )
+}
+
+/// A link from a unit page to unit `i` of the plan, or a greyed label when there is none.
+fn neighbour(plan: &Plan, i: Option<usize>, rel: &str, label: &str) -> String {
+    match i {
         Some(i) => {
             let u = &plan.units[i];
             let folder = &plan.layer(&u.layer).expect("planned layer").folder;
@@ -157,70 +181,67 @@ pub fn unit(
             )
         }
         None => format!("<span class=\"off\">{label}</span>"),
-    };
-    let header = format!(
-        "<nav class=\"crumbs\"><a href=\"../../index.html\">{model}</a> › <a rel=\"up\" href=\"../../layers/{folder}.html\">{layer}</a> › {c}</nav><h1>{id}</h1><nav class=\"steps\">{prev}{next}</nav>",
-        model = escape(&plan.model),
-        folder = url(&layer.folder),
-        layer = escape(&layer.name),
-        c = unit.channel,
-        id = escape(&unit.id()),
-        prev = neighbour(index.checked_sub(1), "prev", "←"),
-        next = neighbour(Some(index + 1), "next", "→"),
-    );
-    let dir = unit.channel.to_string();
-    let figure = |class: &str, file: &str, caption: String| {
-        format!(
-            "<figure class=\"{class}\"><img src=\"{dir}/{}\" alt=\"{}\"><figcaption>{caption}</figcaption></figure>",
-            url(file),
-            escape(&caption)
-        )
-    };
-    let mut body = String::from("<div class=\"figures\">");
-    body += &figure(
+    }
+}
+
+/// One figure of a unit page: an image of the unit's folder and its caption.
+fn figure(channel: usize, class: &str, file: &str, caption: &str) -> String {
+    format!(
+        "<figure class=\"{class}\"><img src=\"{channel}/{}\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>",
+        url(file),
+        caption = escape(caption)
+    )
+}
+
+/// The render, the diverse renders and the negative.
+fn renders(channel: usize, record: &UnitRecord) -> String {
+    let mut out = String::from("<div class=\"figures\">");
+    out += &figure(
+        channel,
         "main",
         &record.files.render,
-        format!("render: mean activation {:.4}", record.activation),
+        &format!("render: mean activation {:.4}", record.activation),
     );
     for (file, value) in record.files.diverse.iter().zip(&record.diverse_activations) {
-        body += &figure("small", file, format!("diverse: {value:.4}"));
+        out += &figure(channel, "small", file, &format!("diverse: {value:.4}"));
     }
     if let (Some(file), Some(value)) = (&record.files.negative, record.negative_activation) {
-        body += &figure("small", file, format!("negative: {value:.4}"));
+        out += &figure(channel, "small", file, &format!("negative: {value:.4}"));
     }
-    body.push_str("</div>");
-    if let (Some(examples), Some(strip), Some(saliency)) = (
+    out.push_str("</div>");
+    out
+}
+
+/// The dataset examples and the saliency at the strongest position, with photos.
+fn examples(channel: usize, record: &UnitRecord) -> String {
+    let (Some(examples), Some(strip), Some(saliency)) = (
         &record.examples,
         &record.files.examples,
         &record.files.saliency,
-    ) {
-        let best = &examples.top_max[0];
-        let _ = write!(
-            body,
-            "<h2>Dataset examples</h2><p class=\"muted\">Of {} photos: top row by mean activation, middle row the patches of the strongest positions, bottom row the lowest.</p><div class=\"figures\">{}</div><h2>Saliency at the strongest position</h2><div class=\"figures\">{}</div>",
-            examples.photos,
-            figure("wide", strip, "dataset examples".into()),
-            figure(
-                "small",
-                saliency,
-                format!(
-                    "{}{}: {:.4} (SmoothGrad)",
-                    best.image
-                        .file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                    best.position
-                        .map_or_else(String::new, |[r, c]| format!(" at row {r}, column {c}")),
-                    examples.saliency_value
-                )
-            ),
-        );
-    }
-    body += &facts(record);
-    page(
-        &format!("{} — {}", unit.id(), plan.model),
-        "../../",
-        &header,
-        &body,
+    ) else {
+        return String::new();
+    };
+    let best = &examples.top_max[0];
+    let photo = best
+        .image
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let place = best
+        .position
+        .map_or_else(String::new, |[r, c]| format!(" at row {r}, column {c}"));
+    format!(
+        "<h2>Dataset examples</h2><p class=\"muted\">Of {} photos: top row by mean activation, middle row the patches of the strongest positions, bottom row the lowest.</p><div class=\"figures\">{}</div><h2>Saliency at the strongest position</h2><div class=\"figures\">{}</div>",
+        examples.photos,
+        figure(channel, "wide", strip, "dataset examples"),
+        figure(
+            channel,
+            "small",
+            saliency,
+            &format!(
+                "{photo}{place}: {:.4} (SmoothGrad)",
+                examples.saliency_value
+            )
+        ),
     )
 }
 
