@@ -318,6 +318,10 @@ pub struct AscentArgs {
     /// Turn the random transforms off.
     #[arg(long)]
     pub no_transforms: bool,
+    /// Apply the transforms one after the other, the model's input size following each drawn
+    /// scale, instead of as one resampling at a constant size.
+    #[arg(long)]
+    pub variable_size: bool,
     /// The most memory a render may take, in GiB (default: three quarters of what is
     /// available); a larger render is refused before it starts.
     #[arg(long)]
@@ -392,6 +396,7 @@ impl AscentArgs {
                 standard()
             },
             seed: self.seed,
+            fixed_size: !self.variable_size,
             ..RenderConfig::default()
         }
     }

@@ -129,6 +129,7 @@ fn settings(
         seed: ascent.seed,
         param: ascent.param.name(),
         transforms: !ascent.no_transforms,
+        variable_size: ascent.variable_size,
         backend: backend_name().to_string(),
     })
 }

@@ -38,8 +38,18 @@ pub struct LayerSettings {
     pub param: String,
     /// Whether transforms were on.
     pub transforms: bool,
+    /// Whether the transforms were applied one after the other at a size following the drawn
+    /// scale ([`crate::RenderConfig::fixed_size`] off); records from before the constant size
+    /// have no such field and were.
+    #[serde(default = "variable_before_fixed")]
+    pub variable_size: bool,
     /// The backend.
     pub backend: String,
+}
+
+/// Records without `variable_size` were made when the transforms were applied one by one.
+fn variable_before_fixed() -> bool {
+    true
 }
 
 /// One finished channel.

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use excite_core::error::panic_text;
 use excite_core::image_io::{to_images, with_alpha};
 use excite_core::percentile::percentile;
-use excite_core::transform::{Transform, apply_all, standard};
+use excite_core::transform::{Transform, apply_all, apply_fixed, standard};
 use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
 use image::{RgbImage, RgbaImage};
 use rand::SeedableRng;
@@ -55,6 +55,11 @@ pub struct RenderConfig {
     /// Accumulate `|d objective / d image|` over the steps, MACO's transparency map
     /// ([`Rendered::transparency`]; default off: it costs a second, small backward pass).
     pub transparency: bool,
+    /// Compose the geometric transforms into one resampling at a size that stays the same for
+    /// the whole render (default on; Lucent's `fixed_image_size`): the model sees one input
+    /// shape, so shape-specialised GPU kernels compile once. Off: pad, crop, resample, crop,
+    /// one after the other, and the size follows the drawn scale.
+    pub fixed_size: bool,
     /// With an alpha channel ([`ImageParam::with_alpha`]), the weight of Lucid's transparency
     /// objective: each step composites the image over a random background by its alpha, and
     /// subtracts `alpha_penalty × |objective| × mean alpha`, switched on after 15% of the steps
@@ -83,6 +88,7 @@ impl Default for RenderConfig {
             observer: None,
             optimizer: Optimizer::Adam,
             transparency: false,
+            fixed_size: true,
             alpha_penalty: 1.0,
         }
     }
@@ -100,6 +106,7 @@ impl fmt::Debug for RenderConfig {
             .field("observer", &self.observer.as_ref().map(|_| "set"))
             .field("optimizer", &self.optimizer)
             .field("transparency", &self.transparency)
+            .field("fixed_size", &self.fixed_size)
             .field("alpha_penalty", &self.alpha_penalty)
             .finish()
     }
@@ -255,6 +262,7 @@ pub struct Ascent<'a> {
     /// The transparency map so far, when asked for.
     transparency: Option<Tensor<4>>,
     track_transparency: bool,
+    fixed_size: bool,
     /// With an alpha channel: the transparency objective.
     alpha: Option<AlphaObjective>,
 }
@@ -339,6 +347,7 @@ impl<'a> Ascent<'a> {
             dead: Vec::new(),
             transparency: None,
             track_transparency: config.transparency,
+            fixed_size: config.fixed_size,
             alpha,
         })
     }
@@ -367,7 +376,7 @@ impl<'a> Ascent<'a> {
         } else {
             image.clone()
         };
-        let input = apply_all(self.transforms, pixels.clone(), &mut self.rng);
+        let input = self.transformed(pixels.clone());
         let value =
             self.objective
                 .evaluate_transformed(self.model, pixels.clone(), input.clone())?;
@@ -444,6 +453,21 @@ impl<'a> Ascent<'a> {
             }
             _ => (rgb, None),
         }
+    }
+
+    /// The random transforms of this step: one resampling at a constant size
+    /// ([`RenderConfig::fixed_size`]) when they allow it, else one after the other.
+    ///
+    /// # Shapes
+    /// - image: `[B, 3, H, W]`
+    /// - output: `[B', 3, H', W']`
+    fn transformed(&mut self, image: Tensor<4>) -> Tensor<4> {
+        let fixed = if self.fixed_size {
+            apply_fixed(self.transforms, image.clone(), &mut self.rng)
+        } else {
+            None
+        };
+        fixed.unwrap_or_else(|| apply_all(self.transforms, image, &mut self.rng))
     }
 
     /// The optimised alpha channel, with [`ImageParam::with_alpha`].

@@ -1,6 +1,10 @@
 //! Random, differentiable image transforms applied before every step (transformation
 //! robustness), seeded for reproducibility.
 
+mod fixed;
+
+pub use fixed::apply_fixed;
+
 use burn::tensor::grid::affine_grid_2d;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode, PadMode};
 use burn::tensor::{Tensor, TensorData};
