@@ -11,14 +11,14 @@
 # by Slurm (its dependency can never be met), rerunning that one shard alone and a new index
 # step must complete the site without touching the units finished before the kill.
 #
-# Environment: EXCITE (the binary; default target/release/xtask), EXCITE_TEST_STEPS (steps per
+# Environment: EXCITE (the binary; default $CARGO_TARGET_DIR or target, /release/xtask), EXCITE_TEST_STEPS (steps per
 # unit in round 2, default 200: enough that a shard can be caught half done), KEEP=1 (keep the
 # temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 export PATH=$PATH:/usr/sbin:/sbin
-EXCITE=${EXCITE:-target/release/xtask}
+EXCITE=${EXCITE:-${CARGO_TARGET_DIR:-target}/release/xtask}
 [[ $EXCITE == /* ]] || EXCITE=$root/$EXCITE
 export EXCITE
 model=$root/testdata/tiny_cnn.onnx
