@@ -4,13 +4,12 @@
 //! model then sees one input shape per render: no recompiling of shape-specialised kernels,
 //! one bilinear sampling instead of pads, crops and a resampling.
 
-use burn::tensor::grid::affine_grid_2d;
-use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
+use burn::tensor::ops::GridSamplePaddingMode;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::{Transform, pick};
+use super::{Transform, pick, sample_affine};
 
 /// The composed draw: output size, the pixel-space map from output to input (about the
 /// centres), the translation in input pixels, and the fill value outside the image.
@@ -79,7 +78,7 @@ fn compose(transforms: &[Transform], [h, w]: [usize; 2], rng: &mut StdRng) -> Op
 /// - x: `[B, C, H, W]`
 /// - output: `[B, C, composed.size[0], composed.size[1]]`
 fn sample(x: Tensor<4>, composed: &Composed) -> Tensor<4> {
-    let [n, channels, h, w] = x.dims();
+    let [n, _, h, w] = x.dims();
     let [oh, ow] = composed.size;
     let (sin, cos) = composed.degrees.to_radians().sin_cos();
     let s = composed.scale;
@@ -97,14 +96,9 @@ fn sample(x: Tensor<4>, composed: &Composed) -> Tensor<4> {
         din[1] * composed.shift[0],
     ];
     let theta: Vec<f32> = (0..n).flat_map(|_| theta_one).collect();
-    let device = x.device();
-    let theta = Tensor::<3>::from_data(TensorData::new(theta, [n, 2, 3]), &device);
-    let grid = affine_grid_2d(theta, [n, channels, oh, ow]);
-    let options = GridSampleOptions::new(InterpolateMode::Bilinear)
-        .with_padding_mode(GridSamplePaddingMode::Zeros)
-        .with_align_corners(true);
     // Zeros outside, shifted: the fill value outside, the image inside.
-    (x - composed.fill).grid_sample_2d(grid, options) + composed.fill
+    let shifted = x - composed.fill;
+    sample_affine(shifted, theta, [oh, ow], GridSamplePaddingMode::Zeros) + composed.fill
 }
 
 #[cfg(test)]

@@ -134,12 +134,12 @@ fn crops(
         ]);
     }
     let device = x.device();
-    let theta = Tensor::<3>::from_data(TensorData::new(theta, [n, 2, 3]), &device);
-    let grid = affine_grid_2d(theta, [n, c, output, output]);
-    let options = GridSampleOptions::new(InterpolateMode::Bilinear)
-        .with_padding_mode(GridSamplePaddingMode::Border)
-        .with_align_corners(true);
-    let sampled = x.repeat_dim(0, count).grid_sample_2d(grid, options);
+    let sampled = sample_affine(
+        x.repeat_dim(0, count),
+        theta,
+        [output, output],
+        GridSamplePaddingMode::Border,
+    );
     if noise == 0.0 {
         return sampled;
     }
@@ -262,13 +262,30 @@ pub fn resize(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
 
 /// Samples `x` bilinearly on an output grid of `size` mapped into the input by the linear map
 /// `[a, b; c, d]` in normalised coordinates (corners at -1 and 1), edge pixels repeated outside.
-fn affine(x: Tensor<4>, [a, b, c, d]: [f32; 4], [h, w]: [usize; 2]) -> Tensor<4> {
-    let [n, channels, ..] = x.dims();
+fn affine(x: Tensor<4>, [a, b, c, d]: [f32; 4], size: [usize; 2]) -> Tensor<4> {
+    let n = x.dims()[0];
     let theta: Vec<f32> = (0..n).flat_map(|_| [a, b, 0.0, c, d, 0.0]).collect();
+    sample_affine(x, theta, size, GridSamplePaddingMode::Border)
+}
+
+/// Samples each image of `x` bilinearly (corners aligned) on an output grid of `size`, mapped
+/// into it by its own row of `theta` (six values a batch item, `[a, b, tx; c, d, ty]` in
+/// normalised coordinates), with `padding` outside.
+///
+/// # Shapes
+/// - x: `[B, C, H, W]`; theta: `6 B` values
+/// - output: `[B, C, size[0], size[1]]`
+fn sample_affine(
+    x: Tensor<4>,
+    theta: Vec<f32>,
+    [h, w]: [usize; 2],
+    padding: GridSamplePaddingMode,
+) -> Tensor<4> {
+    let [n, channels, ..] = x.dims();
     let theta = Tensor::<3>::from_data(TensorData::new(theta, [n, 2, 3]), &x.device());
     let grid = affine_grid_2d(theta, [n, channels, h, w]);
     let options = GridSampleOptions::new(InterpolateMode::Bilinear)
-        .with_padding_mode(GridSamplePaddingMode::Border)
+        .with_padding_mode(padding)
         .with_align_corners(true);
     x.grid_sample_2d(grid, options)
 }
