@@ -231,40 +231,42 @@ def layer_png(folder, channel):
     return os.path.join(folder, hits[0])
 
 
-def excite_workloads(xtask, out, oneby, evaluate):
+def excite_workloads(xtask, backend, out, oneby, evaluate):
     res = {}
-    path = os.path.join(out, "excite_c0.png")
-    cmd = [xtask, "render", "--objective", f"{LAYER_ONNX}:0", "--size", str(SIZE), "--steps", "512", "--out", path]
+    tag = "excite" if backend == "flex" else f"excite_{backend}"
+    xtask = [xtask, "--backend", backend]
+    path = os.path.join(out, f"{tag}_c0.png")
+    cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:0", "--size", str(SIZE), "--steps", "512", "--out", path]
     meter = CpuMeter()
     secs = run_timed(cmd)
     res["one"] = {"seconds": secs, "command": " ".join(cmd), "activations": [evaluate(path, 0)], **meter.stop()}
-    print(f"excite one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}  other CPU {res['one']['other_cpu_s']} s", flush=True)
+    print(f"{tag} one:     {secs:8.1f} s  act {res['one']['activations'][0]:.3f}  other CPU {res['one']['other_cpu_s']} s", flush=True)
 
-    folder = os.path.join(out, "excite_layer")
+    folder = os.path.join(out, f"{tag}_layer")
     shutil.rmtree(folder, ignore_errors=True)
-    cmd = [xtask, "render-layer", "--layer", LAYER_ONNX, "--channels", f"0..{CHANNELS}", "--size", str(SIZE),
+    cmd = [*xtask, "render-layer", "--layer", LAYER_ONNX, "--channels", f"0..{CHANNELS}", "--size", str(SIZE),
            "--steps", "128", "--batch", str(CHANNELS), "--out", folder]
     meter = CpuMeter()
     secs = run_timed(cmd)
     acts = [evaluate(layer_png(folder, c), c) for c in range(CHANNELS)]
     res["batched"] = {"seconds": secs, "command": " ".join(cmd), "activations": acts,
                       "files": sorted(os.listdir(folder)), **meter.stop()}
-    print(f"excite batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
+    print(f"{tag} batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
 
-    folder = os.path.join(out, "excite_oneby")
+    folder = os.path.join(out, f"{tag}_oneby")
     os.makedirs(folder, exist_ok=True)
     total, acts, cmds = 0.0, [], []
     meter = CpuMeter()
     for c in range(oneby):
         path = os.path.join(folder, f"c{c:02d}.png")
-        cmd = [xtask, "render", "--objective", f"{LAYER_ONNX}:{c}", "--size", str(SIZE), "--steps", "128", "--out", path]
+        cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:{c}", "--size", str(SIZE), "--steps", "128", "--out", path]
         total += run_timed(cmd)
         acts.append(evaluate(path, c))
         cmds.append(" ".join(cmd))
     res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * CHANNELS / oneby,
                     "command": cmds[0].replace(":0 ", ":C ") + f"  (C = 0..{oneby - 1})", "activations": acts,
                     **meter.stop()}
-    print(f"excite oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
+    print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
     return res
 
 
@@ -361,8 +363,11 @@ def main():
     parser.add_argument("--lucent-input", type=int, action="append", default=[],
                         help="also run Lucent with fixed_image_size=N (repeatable)")
     parser.add_argument("--skip-excite", action="store_true")
+    parser.add_argument("--excite-backend", action="append", default=[],
+                        help="excite's --backend (repeatable; default flex): each compiled into --xtask")
     parser.add_argument("--results", default=None, help="JSON file (default benches/results/lucent_peer_DATE.json)")
     args = parser.parse_args()
+    args.excite_backend = args.excite_backend or ["flex"]
 
     torch.set_num_threads(args.threads)
     info = {"date": datetime.date.today().isoformat(), "machine": cpu_info(), "versions": versions(),
@@ -391,17 +396,22 @@ def main():
         os.makedirs(out, exist_ok=True)
         run = {"repeat": r}
         if not args.skip_excite:
-            run["excite"] = excite_workloads(args.xtask, out, args.oneby_excite, evaluate)
+            for backend in args.excite_backend:
+                tag = "excite" if backend == "flex" else f"excite_{backend}"
+                run[tag] = excite_workloads(args.xtask, backend, out, args.oneby_excite, evaluate)
         run["lucent"] = lucent_workloads(model, out, args.oneby_lucent, evaluate, None, "lucent")
         for n in args.lucent_input:
             run[f"lucent_input{n}"] = lucent_workloads(model, out, args.oneby_lucent, evaluate, n, f"lucent_input{n}")
-        if "excite" in run:
-            run["summary"] = {k: summarise(run["excite"], v) for k, v in run.items() if k.startswith("lucent")}
+        excites = [k for k in run if k.startswith("excite")]
+        if excites:
+            run["summary"] = {f"{e}/{k}": summarise(run[e], v)
+                              for e in excites for k, v in run.items() if k.startswith("lucent")}
             print(json.dumps(run["summary"], indent=1), flush=True)
         runs.append(run)
         info["runs"] = runs
         with open(path, "w") as f:  # after every repeat, so that a cut-short run keeps its results
-            json.dump(info, f, indent=1)
+            # Paths inside the repository are written relative to it.
+            f.write(json.dumps(info, indent=1).replace(ROOT + os.sep, ""))
         print("wrote", path, flush=True)
 
 

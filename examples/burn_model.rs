@@ -62,7 +62,7 @@ impl VisualModel for EdgeModel {
 }
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let device = default_device();
+    let device = default_device()?;
     let model = EdgeModel::new(&device);
     let objective = channels_per_image("edges", vec![0, 1, 2, 3]);
     let config = RenderConfig::default()

@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let objective: Objective = args.next().as_deref().unwrap_or("blocks.5:12").parse()?;
     let steps = args.next().map_or(Ok(256), |s| s.parse())?;
 
-    let device = default_device();
+    let device = default_device()?;
     let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
     let config = RenderConfig::default().with_steps(steps).on_progress(|p| {
         if p.step % 64 == 0 {

@@ -12,7 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let class = args.next().map_or(Ok(282), |s| s.parse())?;
     let steps = args.next().map_or(Ok(512), |s| s.parse())?;
 
-    let device = default_device();
+    let device = default_device()?;
     let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
     let labels = match model.manifest() {
         Some(manifest) => manifest.labels()?.unwrap_or_default(),

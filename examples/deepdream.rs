@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layer = args.next().unwrap_or_else(|| "blocks.8".into());
     let steps = args.next().map_or(Ok(64), |s| s.parse())?;
 
-    let device = default_device();
+    let device = default_device()?;
     let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
     let picture = from_image(&read_image(photo.as_ref(), None)?, &Device::flex());
     let config = RenderConfig {

@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let index = args.next().map_or(Ok(5), |s| s.parse())?;
     let steps = args.next().map_or(Ok(256), |s| s.parse())?;
 
-    let device = default_device();
+    let device = default_device()?;
     let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
     let objective = channel(&layer, index) + 20.0 * diversity(&layer);
     let config = RenderConfig::default()

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use excite::{OnnxModel, RenderConfig, default_device, render};
-//! let device = default_device();
+//! let device = default_device()?; // flex, or the backend `EXCITE_BACKEND` names
 //! let model = OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
 //! let out = render(&model, &"blocks.5:12".parse()?, &RenderConfig::default(), &device)?;
 //! out.to_images()?[0].save("channel.png")?;

@@ -10,15 +10,15 @@ use excite::core::objective::channels_per_image;
 use excite::core::{Result as CoreResult, VisualModel};
 use excite::views::photos::list_photos;
 use excite::views::{ExamplesConfig, dataset_examples};
-use excite::viz::{Ascent, backend_name};
-use excite::{ImageParam, OnnxModel, RenderConfig, default_device, render_channels};
+use excite::viz::{Ascent, Backend};
+use excite::{ImageParam, OnnxModel, RenderConfig, render_channels};
 
 use crate::cli::BenchArgs;
 
 /// The layers timed: early, middle and last spatial layer of EfficientNet-Lite0.
 const LAYERS: [&str; 3] = ["blocks.1", "blocks.5", "head.relu6"];
 
-fn machine() -> String {
+fn machine(backend: Backend) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
@@ -29,7 +29,7 @@ fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {threads} threads, backend {}", backend_name())
+    format!("{cpu}, {threads} threads, backend {backend}")
 }
 
 /// The best of five `n x n` float32 matmuls, in GFLOP/s, at whichever of `n` = 1024 and 4096
@@ -157,8 +157,8 @@ struct Bench {
 }
 
 /// Runs the benchmark and prints its tables.
-pub fn run(args: &BenchArgs) -> Result<()> {
-    let device = default_device();
+pub fn run(args: &BenchArgs, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
     let plain = device.clone().without_autodiff();
     let bench = Bench {
         model: OnnxModel::load(excite::bundled_model_path(), &device)?,
@@ -166,7 +166,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         device,
         plain,
     };
-    println!("machine: {}", machine());
+    println!("machine: {}", machine(backend));
     if args.views {
         return bench.examples_throughput();
     }

@@ -5,33 +5,33 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use excite::OnnxModel;
 use excite::catalogue::{
     CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
     run as run_shard, site,
 };
 use excite::model::default_memory_limit;
 use excite::views::photos::list_photos;
-use excite::viz::backend_name;
-use excite::{OnnxModel, default_device};
+use excite::viz::Backend;
 use indicatif::ProgressBar;
 
 use crate::cli::{CatalogueArgs, CatalogueCommand};
 use crate::progress::bar;
 
 /// Runs the shard (or the whole catalogue, then builds the site), or `index`.
-pub fn run(args: &CatalogueArgs) -> Result<()> {
+pub fn run(args: &CatalogueArgs, backend: Backend) -> Result<()> {
     match &args.command {
         Some(CatalogueCommand::Index { out }) => index(out),
-        None => shard(args),
+        None => shard(args, backend),
     }
 }
 
 /// Renders this job's slice of the plan, skipping finished units.
-fn shard(args: &CatalogueArgs) -> Result<()> {
+fn shard(args: &CatalogueArgs, backend: Backend) -> Result<()> {
     let Some(out) = &args.out else {
         bail!("catalogue needs --out");
     };
-    let device = default_device();
+    let device = backend.device()?;
     let model = OnnxModel::load(&args.model.model, &device)?;
     let (plan, photos) = plan(args, &model)?;
     let shard = match &args.shard {
@@ -62,7 +62,7 @@ fn shard(args: &CatalogueArgs) -> Result<()> {
             Ok(seconds) => println!(
                 "estimate: {} on {} ({} images per unit, {} steps{})",
                 duration(seconds),
-                backend_name(),
+                backend,
                 plan.settings.images_per_unit(),
                 plan.settings.steps,
                 if photos.is_empty() {

@@ -1,7 +1,6 @@
 //! `classify`: the model's top-5 classes for an image.
 
 use anyhow::{Result, bail};
-use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -9,12 +8,13 @@ use excite::OnnxModel;
 use excite::core::VisualModel;
 use excite::core::image_io::{from_image, read_image};
 use excite::core::objective::OUTPUT;
+use excite::viz::Backend;
 
 use crate::cli::ClassifyArgs;
 
 /// Prints the top-5 classes with probabilities and labels.
-pub fn run(args: &ClassifyArgs) -> Result<()> {
-    let device = Device::flex();
+pub fn run(args: &ClassifyArgs, backend: Backend) -> Result<()> {
+    let device = backend.plain_device()?;
     let model = OnnxModel::load(&args.model.model, &device)?;
     let size = model.input_size().unwrap_or(224);
     model.check_input_size(size)?;

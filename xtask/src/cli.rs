@@ -14,6 +14,10 @@ use excite::{ImageParam, OnnxModel};
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", version)]
 pub struct Cli {
+    /// The backend to render on: `flex` (the default), or one compiled in by its cargo
+    /// feature: `ndarray`, `wgpu`, `vulkan`, `tch` (LibTorch on the CPU), `tch-cuda`.
+    #[arg(long, global = true, env = "EXCITE_BACKEND", default_value = "flex")]
+    pub backend: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -4,14 +4,15 @@ use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::grid::grid;
 use excite::core::image_io::{check_writable, from_image, read_image, save_png, save_rgba_png};
-use excite::{ImageParam, Objective, OnnxModel, default_device, render};
+use excite::viz::Backend;
+use excite::{ImageParam, Objective, OnnxModel, render};
 
 use crate::cli::RenderArgs;
 use crate::progress::bar;
 
 /// Renders the objective and writes the image.
-pub fn run(args: &RenderArgs) -> Result<()> {
-    let device = default_device();
+pub fn run(args: &RenderArgs, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
     let model = OnnxModel::load(&args.ascent.model.model, &device)?;
     let objective: Objective = args.objective.parse()?;
     for layer in objective.layers() {

@@ -6,18 +6,18 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use excite::core::files::safe_component;
-use excite::viz::{LayerRecord, LayerSettings, backend_name};
-use excite::{OnnxModel, default_device, render_channels};
+use excite::viz::{Backend, LayerRecord, LayerSettings};
+use excite::{OnnxModel, render_channels};
 
 use crate::cli::{AscentArgs, Param, RenderLayerArgs, channel_range};
 use crate::progress::bar;
 
 /// Renders the pending batches of the layer, recording each, then writes the grid.
-pub fn run(args: &RenderLayerArgs) -> Result<()> {
+pub fn run(args: &RenderLayerArgs, backend: Backend) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let device = default_device();
+    let device = backend.device()?;
     let model = OnnxModel::load(&args.ascent.model.model, &device)?;
     let out = args
         .out
@@ -29,7 +29,7 @@ pub fn run(args: &RenderLayerArgs) -> Result<()> {
         );
     }
     let ascent = args.ascent.for_model(&model)?;
-    let settings = settings(args, &ascent, &model)?;
+    let settings = settings(args, &ascent, &model, backend)?;
     ascent.config(args.batch).validate()?;
     let size = [ascent.side(); 2];
     let limit = ascent.memory_limit()?;
@@ -94,6 +94,7 @@ fn settings(
     args: &RenderLayerArgs,
     ascent: &AscentArgs,
     model: &OnnxModel,
+    backend: Backend,
 ) -> Result<LayerSettings> {
     model.check_layer(&args.layer)?;
     let info = model
@@ -130,6 +131,6 @@ fn settings(
         param: ascent.param.name(),
         transforms: !ascent.no_transforms,
         variable_size: ascent.variable_size,
-        backend: backend_name().to_string(),
+        backend: backend.name().to_string(),
     })
 }

@@ -4,13 +4,14 @@ use anyhow::Result;
 use excite::core::image_io::from_image;
 use excite::views::photos::load_square;
 use excite::views::{Method, SaliencyConfig, saliency, write_saliency};
-use excite::{Objective, OnnxModel, default_device};
+use excite::viz::Backend;
+use excite::{Objective, OnnxModel};
 
 use crate::cli::SaliencyArgs;
 
 /// Computes the map and writes the heatmap and the raw map.
-pub fn run(args: &SaliencyArgs) -> Result<()> {
-    let device = default_device();
+pub fn run(args: &SaliencyArgs, backend: Backend) -> Result<()> {
+    let device = backend.device()?;
     let model = OnnxModel::load(&args.model.model, &device)?;
     let objective: Objective = args.objective.parse()?;
     for layer in objective.layers() {

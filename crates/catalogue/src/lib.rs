@@ -9,8 +9,8 @@
 //!
 //! ```no_run
 //! use excite_catalogue::{CatalogueConfig, LayerSelection, Plan, Shard, Store, run};
-//! # fn main() -> excite_core::Result<()> {
-//! let device = excite_viz::default_device();
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let device = excite_viz::default_device()?;
 //! let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
 //! let config = CatalogueConfig::default();
 //! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some([0, 4]), &config)?;

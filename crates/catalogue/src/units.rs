@@ -79,6 +79,7 @@ pub fn render_units(
         channels,
         seed,
         config,
+        backend: backend_name(device),
     };
     let mut outputs = Vec::with_capacity(channels.len());
     for (i, render) in renders.into_iter().enumerate() {
@@ -114,6 +115,8 @@ struct Batch<'a> {
     channels: &'a [usize],
     seed: u64,
     config: &'a CatalogueConfig,
+    /// The name of the backend rendering it.
+    backend: String,
 }
 
 /// One unit's renders.
@@ -235,7 +238,7 @@ fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Resul
         examples,
         files: names,
         settings: batch.config.clone(),
-        backend: backend_name().to_string(),
+        backend: batch.backend.clone(),
         seconds: 0.0,
     };
     Ok(UnitOutput { record, files })

@@ -1,22 +1,175 @@
-//! The device renders run on, chosen by cargo feature.
+//! The Burn backends renders run on: `flex` always, the others when their cargo feature is on.
+
+use std::fmt;
+use std::str::FromStr;
 
 use burn::tensor::Device;
 
-/// The default autodiff device: the first GPU through wgpu with the `wgpu` feature, else the
-/// CPU (Burn's `flex` backend).
-pub fn default_device() -> Device {
-    #[cfg(feature = "wgpu")]
-    let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-    #[cfg(not(feature = "wgpu"))]
-    let device = Device::flex();
-    device.autodiff()
+/// A Burn backend excite can render on. `flex` is always compiled in and is the default; each
+/// other one is compiled in by the cargo feature of its name (`tch-cuda` by `tch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Burn's pure-Rust CPU backend, with SIMD and threads.
+    Flex,
+    /// Burn's portable `ndarray` CPU backend (feature `ndarray`).
+    Ndarray,
+    /// The default GPU through wgpu, on whichever graphics API it picks (feature `wgpu`).
+    Wgpu,
+    /// The default GPU through wgpu pinned to Vulkan, whose kernels compile to SPIR-V
+    /// (feature `vulkan`).
+    Vulkan,
+    /// LibTorch's CPU kernels through `tch` (feature `tch`; needs PyTorch 2.9.0).
+    Tch,
+    /// LibTorch's CUDA kernels on the first GPU (feature `tch`, with a CUDA build of PyTorch).
+    TchCuda,
 }
 
-/// The name of the backend [`default_device`] uses.
-pub fn backend_name() -> &'static str {
-    if cfg!(feature = "wgpu") {
-        "wgpu"
-    } else {
-        "flex (CPU)"
+/// A backend that was asked for but cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The name is no backend's.
+    #[error("unknown backend `{0}`: the backends are {names}", names = Backend::names(Backend::ALL))]
+    Unknown(String),
+    /// The backend exists but this build leaves it out.
+    #[error(
+        "backend `{name}` is not compiled in: build with `--features {feature}` (this build has: {compiled})",
+        name = .0.name(),
+        feature = .0.feature(),
+        compiled = Backend::names(Backend::compiled())
+    )]
+    NotCompiled(Backend),
+}
+
+impl Backend {
+    /// Every backend, compiled in or not.
+    pub const ALL: [Backend; 6] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Vulkan,
+        Backend::Tch,
+        Backend::TchCuda,
+    ];
+
+    /// The name the CLI and `EXCITE_BACKEND` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Vulkan => "vulkan",
+            Backend::Tch => "tch",
+            Backend::TchCuda => "tch-cuda",
+        }
     }
+
+    /// The cargo feature that compiles it in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::TchCuda => "tch",
+            other => other.name(),
+        }
+    }
+
+    /// Whether this build has it.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex => true,
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Vulkan => cfg!(feature = "vulkan"),
+            Backend::Tch | Backend::TchCuda => cfg!(feature = "tch"),
+        }
+    }
+
+    /// The backends this build has, `flex` first.
+    pub fn compiled() -> impl Iterator<Item = Backend> {
+        Backend::ALL.into_iter().filter(|b| b.is_compiled())
+    }
+
+    /// The backend `EXCITE_BACKEND` names, else `flex`.
+    pub fn from_env() -> Result<Backend, BackendError> {
+        match std::env::var("EXCITE_BACKEND") {
+            Ok(name) if !name.is_empty() => name.parse(),
+            _ => Ok(Backend::Flex),
+        }
+    }
+
+    /// Its device, without autodiff (a GPU is opened lazily, at the first tensor).
+    pub fn plain_device(self) -> Result<Device, BackendError> {
+        if !self.is_compiled() {
+            return Err(BackendError::NotCompiled(self));
+        }
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // Burn deprecates ndarray for flex; it stays for comparison
+        if self == Backend::Ndarray {
+            return Ok(Device::ndarray());
+        }
+        #[cfg(feature = "wgpu")]
+        if self == Backend::Wgpu {
+            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+        }
+        #[cfg(feature = "vulkan")]
+        if self == Backend::Vulkan {
+            return Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice));
+        }
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        // Burn deprecates tch for CubeCL; it stays for LibTorch's kernels
+        match self {
+            Backend::Tch => return Ok(Device::libtorch()),
+            Backend::TchCuda => return Ok(Device::libtorch_cuda(0)),
+            _ => {}
+        }
+        Ok(Device::flex())
+    }
+
+    /// Its autodiff device, the one renders run on.
+    pub fn device(self) -> Result<Device, BackendError> {
+        Ok(self.plain_device()?.autodiff())
+    }
+
+    /// The compiled backend whose device this is (autodiff or not), if any.
+    pub fn of(device: &Device) -> Option<Backend> {
+        let plain = device.clone().without_autodiff();
+        Backend::compiled().find(|b| b.plain_device().is_ok_and(|d| d == plain))
+    }
+
+    fn names(backends: impl IntoIterator<Item = Backend>) -> String {
+        let names: Vec<&str> = backends.into_iter().map(Backend::name).collect();
+        names.join(", ")
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = BackendError;
+
+    /// A backend by name; it must be compiled in.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let backend = Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == name.trim().to_ascii_lowercase())
+            .ok_or_else(|| BackendError::Unknown(name.to_string()))?;
+        if backend.is_compiled() {
+            Ok(backend)
+        } else {
+            Err(BackendError::NotCompiled(backend))
+        }
+    }
+}
+
+/// The autodiff device of the backend `EXCITE_BACKEND` names, else of `flex`.
+pub fn default_device() -> Result<Device, BackendError> {
+    Backend::from_env()?.device()
+}
+
+/// The name of the backend a device belongs to, for records (`flex`, `wgpu`, ...).
+pub fn backend_name(device: &Device) -> String {
+    Backend::of(device).map_or_else(|| format!("{device:?}"), |b| b.name().to_string())
 }

@@ -3,10 +3,10 @@
 //! ```no_run
 //! use excite_viz::{RenderConfig, default_device, render};
 //! # fn model() -> Box<dyn excite_core::VisualModel> { unimplemented!() }
-//! let device = default_device();
+//! let device = default_device()?; // flex, or the backend `EXCITE_BACKEND` names
 //! let model = model(); // e.g. excite_model::OnnxModel loaded on `device`
 //! let out = render(&*model, &"blocks.5:12".parse()?, &RenderConfig::default(), &device)?;
-//! # Ok::<(), excite_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
@@ -19,7 +19,7 @@ mod progress;
 mod render;
 
 pub use adam::Adam;
-pub use device::{backend_name, default_device};
+pub use device::{Backend, BackendError, backend_name, default_device};
 pub use layer::{
     ChannelRender, render_channels, render_diverse_channels, render_negative_channels,
 };

@@ -504,9 +504,9 @@ impl<'a> Ascent<'a> {
 /// ```no_run
 /// # fn model() -> Box<dyn excite_core::VisualModel> { unimplemented!() }
 /// use excite_viz::{RenderConfig, default_device, render};
-/// let (device, model) = (default_device(), model());
+/// let (device, model) = (default_device()?, model());
 /// let out = render(&*model, &"blocks.5:12".parse()?, &RenderConfig::default(), &device)?;
-/// # Ok::<(), excite_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn render(
     model: &dyn VisualModel,

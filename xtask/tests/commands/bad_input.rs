@@ -36,6 +36,27 @@ fn fails(args: &[&str]) -> String {
 }
 
 #[test]
+fn a_backend_that_is_unknown_or_not_compiled_in_is_one_readable_line() {
+    let line = fails(&["--backend", "cuda", "layers"]);
+    assert!(line.contains("unknown backend `cuda`"), "{line}");
+    assert!(
+        line.contains("flex, ndarray, wgpu, vulkan, tch, tch-cuda"),
+        "{line}"
+    );
+    let missing = excite::viz::Backend::ALL
+        .into_iter()
+        .find(|b| !b.is_compiled());
+    if let Some(backend) = missing {
+        let line = fails(&["--backend", backend.name(), "layers"]);
+        assert!(line.contains("is not compiled in"), "{line}");
+        assert!(
+            line.contains(&format!("--features {}", backend.feature())),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn bad_input_is_one_readable_line() {
     let tiny = repo("testdata/tiny_cnn.onnx");
     let tiny = tiny.to_str().unwrap();
