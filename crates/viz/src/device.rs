@@ -173,3 +173,33 @@ pub fn default_device() -> Result<Device, BackendError> {
 pub fn backend_name(device: &Device) -> String {
     Backend::of(device).map_or_else(|| format!("{device:?}"), |b| b.name().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_flex_is_always_compiled_in() {
+        for backend in Backend::ALL {
+            match backend.name().parse::<Backend>() {
+                Ok(parsed) => assert!(parsed == backend && backend.is_compiled()),
+                Err(BackendError::NotCompiled(missing)) => {
+                    assert!(missing == backend && !backend.is_compiled())
+                }
+                Err(other) => panic!("{backend}: {other}"),
+            }
+        }
+        assert_eq!(" FLEX ".parse::<Backend>().unwrap(), Backend::Flex);
+        assert!(Backend::compiled().next() == Some(Backend::Flex));
+        let error = "cuda".parse::<Backend>().unwrap_err().to_string();
+        assert!(error.contains("unknown backend `cuda`"), "{error}");
+    }
+
+    #[test]
+    fn a_device_names_its_backend() {
+        let device = Backend::Flex.device().unwrap();
+        assert!(device.is_autodiff());
+        assert_eq!(Backend::of(&device), Some(Backend::Flex));
+        assert_eq!(backend_name(&Backend::Flex.plain_device().unwrap()), "flex");
+    }
+}
