@@ -67,13 +67,18 @@ fn main() -> ExitCode {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_glibc_heap();
-    // A panic is a bug: one line for it (the library turns a panic inside the backend into an
-    // error naming the node, which follows on its own line).
-    std::panic::set_hook(Box::new(|info| eprintln!("internal error: {info}")));
     let cli = Cli::parse();
-    let result = cli
-        .backend
-        .parse::<Backend>()
+    // The backend's device is checked first, quietly: a backend that cannot start (no GPU)
+    // reports it by panicking, which becomes the one error line below.
+    std::panic::set_hook(Box::new(|_| {}));
+    let backend = cli.backend.parse::<Backend>().and_then(|b| {
+        b.checked_device()?;
+        Ok(b)
+    });
+    // After that, a panic is a bug: one line for it (the library turns a panic inside the
+    // backend into an error naming the node, which follows on its own line).
+    std::panic::set_hook(Box::new(|info| eprintln!("internal error: {info}")));
+    let result = backend
         .map_err(anyhow::Error::from)
         .and_then(|backend| run(cli.command, backend));
     match result {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 /// A Burn backend excite can render on. `flex` is always compiled in and is the default; each
 /// other one is compiled in by the cargo feature of its name (`tch-cuda` by `tch`).
@@ -38,6 +38,14 @@ pub enum BackendError {
         compiled = Backend::names(Backend::compiled())
     )]
     NotCompiled(Backend),
+    /// The backend is compiled in, but its device does not start here (no GPU adapter, no CUDA).
+    #[error("backend `{backend}` does not start on this machine: {reason}")]
+    Unavailable {
+        /// The backend.
+        backend: Backend,
+        /// What failed, in the backend's words.
+        reason: String,
+    },
 }
 
 impl Backend {
@@ -129,6 +137,29 @@ impl Backend {
         Ok(self.plain_device()?.autodiff())
     }
 
+    /// Its autodiff device, checked by making one small tensor on it: a GPU that is absent or a
+    /// CUDA that is missing is an error here rather than a panic at the model's first tensor.
+    /// The backend reports such failures by panicking, so the caller's panic hook sees them
+    /// (the CLI silences its own while it checks).
+    pub fn checked_device(self) -> Result<Device, BackendError> {
+        let device = self.device()?;
+        let probe = device.clone();
+        std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data()).map_err(
+            |payload| {
+                let text = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the backend panicked".into());
+                BackendError::Unavailable {
+                    backend: self,
+                    reason: first_line(&text),
+                }
+            },
+        )?;
+        Ok(device)
+    }
+
     /// The compiled backend whose device this is (autodiff or not), if any.
     pub fn of(device: &Device) -> Option<Backend> {
         let plain = device.clone().without_autodiff();
@@ -164,6 +195,17 @@ impl FromStr for Backend {
     }
 }
 
+/// The first line of a backend's panic message, without Rust's `unwrap` wording or the stack
+/// that LibTorch appends (escaped, as `\n`), at most 300 characters.
+fn first_line(text: &str) -> String {
+    let text = text
+        .strip_prefix("called `Result::unwrap()` on an `Err` value: ")
+        .unwrap_or(text);
+    let line = text.split("\\n").next().unwrap_or_default();
+    let line = line.lines().next().unwrap_or_default();
+    line.chars().take(300).collect()
+}
+
 /// The autodiff device of the backend `EXCITE_BACKEND` names, else of `flex`.
 pub fn default_device() -> Result<Device, BackendError> {
     Backend::from_env()?.device()
@@ -196,8 +238,16 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_message_becomes_its_first_line() {
+        let torch = "called `Result::unwrap()` on an `Err` value: Torch(\"Found no NVIDIA driver\\nException raised from device_count_impl\")";
+        assert_eq!(first_line(torch), "Torch(\"Found no NVIDIA driver");
+        assert_eq!(first_line("no adapter\nat wgpu"), "no adapter");
+        assert_eq!(first_line(&"x".repeat(1000)).len(), 300);
+    }
+
+    #[test]
     fn a_device_names_its_backend() {
-        let device = Backend::Flex.device().unwrap();
+        let device = Backend::Flex.checked_device().unwrap();
         assert!(device.is_autodiff());
         assert_eq!(Backend::of(&device), Some(Backend::Flex));
         assert_eq!(backend_name(&Backend::Flex.plain_device().unwrap()), "flex");
