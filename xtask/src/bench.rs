@@ -10,7 +10,7 @@ use excite::core::objective::channels_per_image;
 use excite::core::{Result as CoreResult, VisualModel};
 use excite::views::photos::list_photos;
 use excite::views::{ExamplesConfig, dataset_examples};
-use excite::viz::{Ascent, Backend};
+use excite::viz::{Ascent, backend_name};
 use excite::{ImageParam, OnnxModel, RenderConfig, render_channels};
 
 use crate::cli::BenchArgs;
@@ -18,7 +18,7 @@ use crate::cli::BenchArgs;
 /// The layers timed: early, middle and last spatial layer of EfficientNet-Lite0.
 const LAYERS: [&str; 3] = ["blocks.1", "blocks.5", "head.relu6"];
 
-fn machine(backend: Backend) -> String {
+fn machine(device: &Device) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
@@ -29,7 +29,7 @@ fn machine(backend: Backend) -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {threads} threads, backend {backend}")
+    format!("{cpu}, {threads} threads, backend {}", backend_name(device))
 }
 
 /// The best of five `n x n` float32 matmuls, in GFLOP/s, at whichever of `n` = 1024 and 4096
@@ -157,16 +157,15 @@ struct Bench {
 }
 
 /// Runs the benchmark and prints its tables.
-pub fn run(args: &BenchArgs, backend: Backend) -> Result<()> {
-    let device = backend.device()?;
+pub fn run(args: &BenchArgs, device: &Device) -> Result<()> {
     let plain = device.clone().without_autodiff();
     let bench = Bench {
-        model: OnnxModel::load(excite::bundled_model_path(), &device)?,
+        model: OnnxModel::load(excite::bundled_model_path(), device)?,
         plain_model: OnnxModel::load(excite::bundled_model_path(), &plain)?,
-        device,
+        device: device.clone(),
         plain,
     };
-    println!("machine: {}", machine(backend));
+    println!("machine: {}", machine(device));
     if args.views {
         return bench.examples_throughput();
     }

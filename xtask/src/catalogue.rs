@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use excite::OnnxModel;
 use excite::catalogue::{
     CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
@@ -12,27 +13,26 @@ use excite::catalogue::{
 };
 use excite::model::default_memory_limit;
 use excite::views::photos::list_photos;
-use excite::viz::Backend;
+use excite::viz::backend_name;
 use indicatif::ProgressBar;
 
 use crate::cli::{CatalogueArgs, CatalogueCommand};
 use crate::progress::bar;
 
 /// Runs the shard (or the whole catalogue, then builds the site), or `index`.
-pub fn run(args: &CatalogueArgs, backend: Backend) -> Result<()> {
+pub fn run(args: &CatalogueArgs, device: &Device) -> Result<()> {
     match &args.command {
         Some(CatalogueCommand::Index { out }) => index(out),
-        None => shard(args, backend),
+        None => shard(args, device),
     }
 }
 
 /// Renders this job's slice of the plan, skipping finished units.
-fn shard(args: &CatalogueArgs, backend: Backend) -> Result<()> {
+fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
     let Some(out) = &args.out else {
         bail!("catalogue needs --out");
     };
-    let device = backend.device()?;
-    let model = OnnxModel::load(&args.model.model, &device)?;
+    let model = OnnxModel::load(&args.model.model, device)?;
     let (plan, photos) = plan(args, &model)?;
     let shard = match &args.shard {
         Some(text) => text.parse::<Shard>()?,
@@ -58,11 +58,11 @@ fn shard(args: &CatalogueArgs, backend: Backend) -> Result<()> {
     );
     if !pending.is_empty() {
         // An estimate that cannot be made (the probe fails) is no reason not to try.
-        match estimate_seconds(&model, &plan, &pending, &device) {
+        match estimate_seconds(&model, &plan, &pending, device) {
             Ok(seconds) => println!(
                 "estimate: {} on {} ({} images per unit, {} steps{})",
                 duration(seconds),
-                backend,
+                backend_name(device),
                 plan.settings.images_per_unit(),
                 plan.settings.steps,
                 if photos.is_empty() {
@@ -76,7 +76,7 @@ fn shard(args: &CatalogueArgs, backend: Backend) -> Result<()> {
     }
     let progress = bar("units", slice.len());
     let mut report = Reporter::new(progress.clone(), slice.len());
-    let summary = run_shard(&model, &plan, shard, &store, &photos, &device, &mut |e| {
+    let summary = run_shard(&model, &plan, shard, &store, &photos, device, &mut |e| {
         report.event(e)
     })?;
     progress.finish();

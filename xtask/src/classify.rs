@@ -1,6 +1,7 @@
 //! `classify`: the model's top-5 classes for an image.
 
 use anyhow::{Result, bail};
+use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -8,13 +9,12 @@ use excite::OnnxModel;
 use excite::core::VisualModel;
 use excite::core::image_io::{from_image, read_image};
 use excite::core::objective::OUTPUT;
-use excite::viz::Backend;
 
 use crate::cli::ClassifyArgs;
 
 /// Prints the top-5 classes with probabilities and labels.
-pub fn run(args: &ClassifyArgs, backend: Backend) -> Result<()> {
-    let device = backend.plain_device()?;
+pub fn run(args: &ClassifyArgs, device: &Device) -> Result<()> {
+    let device = device.clone().without_autodiff();
     let model = OnnxModel::load(&args.model.model, &device)?;
     let size = model.input_size().unwrap_or(224);
     model.check_input_size(size)?;

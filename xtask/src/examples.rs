@@ -4,18 +4,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::tensor::Device;
 use excite::OnnxModel;
 use excite::core::files::safe_component;
 use excite::views::photos::list_photos;
 use excite::views::{ExamplesConfig, dataset_examples, write_examples};
-use excite::viz::Backend;
 
 use crate::cli::{ExamplesArgs, channel_range};
 use crate::progress::bar;
 
 /// Ranks the photos for each channel and writes the strips and the record.
-pub fn run(args: &ExamplesArgs, backend: Backend) -> Result<()> {
-    let device = backend.plain_device()?;
+pub fn run(args: &ExamplesArgs, device: &Device) -> Result<()> {
+    let device = device.clone().without_autodiff();
     let model = OnnxModel::load(&args.model.model, &device)?;
     model.check_layer(&args.layer)?;
     let channels = model

@@ -14,6 +14,7 @@ mod spectrum;
 
 use std::process::ExitCode;
 
+use burn::tensor::Device;
 use clap::Parser;
 use cli::{Cli, Command};
 use excite::viz::Backend;
@@ -67,18 +68,13 @@ fn main() -> ExitCode {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_glibc_heap();
-    let cli = Cli::parse();
-    // The backend's device is checked first, quietly: a backend that cannot start (no GPU)
-    // reports it by panicking, which becomes the one error line below.
-    std::panic::set_hook(Box::new(|_| {}));
-    let backend = cli.backend.parse::<Backend>().and_then(|b| {
-        b.checked_device()?;
-        Ok(b)
-    });
-    // After that, a panic is a bug: one line for it (the library turns a panic inside the
-    // backend into an error naming the node, which follows on its own line).
+    // A panic is a bug: one line for it (the library turns a panic inside the backend into an
+    // error naming the node, which follows on its own line).
     std::panic::set_hook(Box::new(|info| eprintln!("internal error: {info}")));
-    let result = backend
+    let cli = Cli::parse();
+    let result = cli
+        .backend
+        .parse::<Backend>()
         .map_err(anyhow::Error::from)
         .and_then(|backend| run(cli.command, backend));
     match result {
@@ -90,17 +86,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the subcommand on `backend`.
+/// Runs the subcommand; those that compute on the backend get its device, started once.
 fn run(command: Command, backend: Backend) -> anyhow::Result<()> {
+    let device = || start(backend);
     match command {
         Command::Layers(args) => layers::run(&args),
-        Command::Classify(args) => classify::run(&args, backend),
-        Command::RenderLayer(args) => render_layer::run(&args, backend),
-        Command::Render(args) => render::run(&args, backend),
-        Command::Examples(args) => examples::run(&args, backend),
-        Command::Saliency(args) => saliency::run(&args, backend),
+        Command::Classify(args) => classify::run(&args, &device()?),
+        Command::RenderLayer(args) => render_layer::run(&args, &device()?),
+        Command::Render(args) => render::run(&args, &device()?),
+        Command::Examples(args) => examples::run(&args, &device()?),
+        Command::Saliency(args) => saliency::run(&args, &device()?),
         Command::Spectrum(args) => spectrum::run(&args),
-        Command::Bench(args) => bench::run(&args, backend),
-        Command::Catalogue(args) => catalogue::run(&args, backend),
+        Command::Bench(args) => bench::run(&args, &device()?),
+        Command::Catalogue(args) => catalogue::run(&args, &device()?),
     }
+}
+
+/// The backend's autodiff device, checked with the panic hook silenced: a backend that cannot
+/// start here (no GPU, no CUDA) reports it by panicking, which becomes one error line.
+fn start(backend: Backend) -> anyhow::Result<Device> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let device = backend.checked_device();
+    std::panic::set_hook(hook);
+    Ok(device?)
 }

@@ -4,16 +4,14 @@ use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::grid::grid;
 use excite::core::image_io::{check_writable, from_image, read_image, save_png, save_rgba_png};
-use excite::viz::Backend;
 use excite::{ImageParam, Objective, OnnxModel, render};
 
 use crate::cli::RenderArgs;
 use crate::progress::bar;
 
 /// Renders the objective and writes the image.
-pub fn run(args: &RenderArgs, backend: Backend) -> Result<()> {
-    let device = backend.device()?;
-    let model = OnnxModel::load(&args.ascent.model.model, &device)?;
+pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
+    let model = OnnxModel::load(&args.ascent.model.model, device)?;
     let objective: Objective = args.objective.parse()?;
     for layer in objective.layers() {
         model.check_layer(layer)?;
@@ -42,7 +40,7 @@ pub fn run(args: &RenderArgs, backend: Backend) -> Result<()> {
         observed.set_position(p.step as u64);
         observed.set_message(format!("objective {:.3}", p.value));
     });
-    let rendered = render(&model, &objective, &config, &device)?;
+    let rendered = render(&model, &objective, &config, device)?;
     progress.finish();
     let images = rendered.to_images()?;
     let picture = match images.as_slice() {

@@ -5,20 +5,20 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use burn::tensor::Device;
 use excite::core::files::safe_component;
-use excite::viz::{Backend, LayerRecord, LayerSettings};
+use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
 
 use crate::cli::{AscentArgs, Param, RenderLayerArgs, channel_range};
 use crate::progress::bar;
 
 /// Renders the pending batches of the layer, recording each, then writes the grid.
-pub fn run(args: &RenderLayerArgs, backend: Backend) -> Result<()> {
+pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let device = backend.device()?;
-    let model = OnnxModel::load(&args.ascent.model.model, &device)?;
+    let model = OnnxModel::load(&args.ascent.model.model, device)?;
     let out = args
         .out
         .clone()
@@ -29,7 +29,7 @@ pub fn run(args: &RenderLayerArgs, backend: Backend) -> Result<()> {
         );
     }
     let ascent = args.ascent.for_model(&model)?;
-    let settings = settings(args, &ascent, &model, backend)?;
+    let settings = settings(args, &ascent, &model, device)?;
     ascent.config(args.batch).validate()?;
     let size = [ascent.side(); 2];
     let limit = ascent.memory_limit()?;
@@ -50,7 +50,7 @@ pub fn run(args: &RenderLayerArgs, backend: Backend) -> Result<()> {
                 observed.set_message(format!("{label} objective {:.3}", p.value));
             });
         let start = Instant::now();
-        match render_channels(&model, &args.layer, chunk, &config, &device) {
+        match render_channels(&model, &args.layer, chunk, &config, device) {
             Ok(renders) => {
                 let dead: Vec<usize> = renders
                     .iter()
@@ -94,7 +94,7 @@ fn settings(
     args: &RenderLayerArgs,
     ascent: &AscentArgs,
     model: &OnnxModel,
-    backend: Backend,
+    device: &Device,
 ) -> Result<LayerSettings> {
     model.check_layer(&args.layer)?;
     let info = model
@@ -131,6 +131,6 @@ fn settings(
         param: ascent.param.name(),
         transforms: !ascent.no_transforms,
         variable_size: ascent.variable_size,
-        backend: backend.name().to_string(),
+        backend: backend_name(device),
     })
 }

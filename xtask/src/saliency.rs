@@ -1,18 +1,17 @@
 //! `saliency`: a photo's saliency map for an objective.
 
 use anyhow::Result;
+use burn::tensor::Device;
 use excite::core::image_io::from_image;
 use excite::views::photos::load_square;
 use excite::views::{Method, SaliencyConfig, saliency, write_saliency};
-use excite::viz::Backend;
 use excite::{Objective, OnnxModel};
 
 use crate::cli::SaliencyArgs;
 
 /// Computes the map and writes the heatmap and the raw map.
-pub fn run(args: &SaliencyArgs, backend: Backend) -> Result<()> {
-    let device = backend.device()?;
-    let model = OnnxModel::load(&args.model.model, &device)?;
+pub fn run(args: &SaliencyArgs, device: &Device) -> Result<()> {
+    let model = OnnxModel::load(&args.model.model, device)?;
     let objective: Objective = args.objective.parse()?;
     for layer in objective.layers() {
         model.check_layer(layer)?;
@@ -35,9 +34,9 @@ pub fn run(args: &SaliencyArgs, backend: Backend) -> Result<()> {
     let map = saliency(
         &model,
         &objective,
-        from_image(&photo, &device),
+        from_image(&photo, device),
         &config,
-        &device,
+        device,
     )?;
     let json = write_saliency(&map, &photo, &args.out)?;
     let mut line = format!("{objective} = {:.4}", map.value);

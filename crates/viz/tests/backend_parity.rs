@@ -41,8 +41,10 @@ fn close(a: Vec<f32>, b: Vec<f32>, worst: f32, mean: f32, what: &str) {
 }
 
 /// The logits of a fixed input, then a 4-step render of two images (Fourier parameterization,
-/// pad, jitter, scale, rotate, jitter) on `backend`, against the same on `flex`.
-fn matches_flex(backend: Backend) {
+/// pad, jitter, scale, rotate, jitter) on `backend`, against the same on `flex`; the images
+/// within `image_worst` anywhere (backends whose kernels round differently move more pixels by
+/// a step of Adam, see below).
+fn matches_flex(backend: Backend, image_worst: f32) {
     let cpu = Backend::Flex.device().unwrap();
     let other = backend.device().unwrap();
     let values = |device: &Device| {
@@ -83,29 +85,29 @@ fn matches_flex(backend: Backend) {
     close(h_cpu, h_other, 1e-2, 1e-3, "objective history");
     // Adam divides by the root of the squared gradients, so where a gradient is tiny, rounding
     // differences between backends move a parameter by up to a step; a couple of grey levels.
-    close(i_cpu, i_other, 5e-2, 5e-3, "rendered images");
+    close(i_cpu, i_other, image_worst, 5e-3, "rendered images");
 }
 
 #[cfg(feature = "ndarray")]
 #[test]
 fn ndarray_matches_flex() {
-    matches_flex(Backend::Ndarray);
+    matches_flex(Backend::Ndarray, 2e-2);
 }
 
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_matches_flex() {
-    matches_flex(Backend::Wgpu);
+    matches_flex(Backend::Wgpu, 1e-2);
 }
 
 #[cfg(feature = "vulkan")]
 #[test]
 fn vulkan_matches_flex() {
-    matches_flex(Backend::Vulkan);
+    matches_flex(Backend::Vulkan, 1e-2);
 }
 
 #[cfg(feature = "tch")]
 #[test]
 fn tch_matches_flex() {
-    matches_flex(Backend::Tch);
+    matches_flex(Backend::Tch, 5e-2);
 }
