@@ -30,7 +30,13 @@ pub fn run(args: &ClassifyArgs, device: &Device) -> Result<()> {
         x = interpolate(x, options);
     }
     let logits = model.activations(x, &[OUTPUT])?.remove(0);
-    let [_, k, _, _] = logits.dims();
+    let [_, k, h, w] = logits.dims();
+    if h * w != 1 {
+        bail!(
+            "the model's output `{}` holds {k} x {h} x {w} values per image, not class logits; name the logits output in a manifest beside the model (`output = \"NAME\"`)",
+            model.output_name()?
+        );
+    }
     let probs = softmax(logits.reshape([1, k]), 1)
         .into_data()
         .try_to_vec::<f32>()

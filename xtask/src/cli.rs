@@ -316,9 +316,10 @@ pub struct AscentArgs {
     /// Seed of the initial image and of the transforms.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The image parameterization.
-    #[arg(long, value_enum, default_value_t = Param::Fourier)]
-    pub param: Param,
+    /// The image parameterization (default: `maco` for `render` on a vision transformer,
+    /// as MACO's authors publish it, else `fourier`).
+    #[arg(long, value_enum)]
+    pub param: Option<Param>,
     /// Turn the random transforms off.
     #[arg(long)]
     pub no_transforms: bool,
@@ -352,9 +353,17 @@ impl AscentArgs {
     /// With `--param maco` the image is twice the model's input size by default, the model
     /// sees crops of it at its own size, and the spectrum saved beside the model (by
     /// `cargo xtask spectrum`) is the magnitude, the `1/f` spectrum without one.
-    pub fn for_model(&self, model: &OnnxModel) -> anyhow::Result<AscentArgs> {
+    ///
+    /// `one_image` says whether the command renders one objective (where MACO, whose crops
+    /// fill the batch, can be the default: for models with token layers).
+    pub fn for_model(&self, model: &OnnxModel, one_image: bool) -> anyhow::Result<AscentArgs> {
         let input = model.input_size();
-        let (size, maco) = if self.param == Param::Maco {
+        let param = self.param.unwrap_or(if one_image && model.has_tokens() {
+            Param::Maco
+        } else {
+            Param::Fourier
+        });
+        let (size, maco) = if param == Param::Maco {
             let side = input.unwrap_or(224);
             let size = self.size.unwrap_or(2 * side);
             let magnitude =
@@ -365,6 +374,7 @@ impl AscentArgs {
         };
         let resolved = AscentArgs {
             size: Some(size),
+            param: Some(param),
             maco,
             ..self.clone()
         };
@@ -391,7 +401,10 @@ impl AscentArgs {
             };
         }
         RenderConfig {
-            param: self.param.image_param(batch, self.side()),
+            param: self
+                .param
+                .unwrap_or(Param::Fourier)
+                .image_param(batch, self.side()),
             steps: self.steps,
             learning_rate: self.lr.unwrap_or(0.05),
             transforms: if self.no_transforms {

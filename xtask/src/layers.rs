@@ -18,13 +18,24 @@ pub fn run(args: &LayersArgs) -> Result<()> {
         .max()
         .unwrap_or(4)
         .max(5);
+    // Token counts of the token layers: a `[N, heads, T, T]` layer is attention over them.
+    let token_counts: Vec<usize> = layers
+        .iter()
+        .filter_map(|l| l.tokens.as_ref())
+        .map(|t| t.prefix + t.grid[0] * t.grid[1])
+        .collect();
     println!("{:width$}  {:18}  shape (NCHW)", "layer", "op");
     for l in layers {
         let shape: Vec<String> = l.shape.iter().map(ToString::to_string).collect();
-        let note = if l.layout == Layout::Nhwc {
-            "  (NHWC in the model)"
-        } else {
-            ""
+        let note = match (&l.tokens, l.layout) {
+            (Some(tokens), _) => format!("  ({})", tokens.describe()),
+            (None, Layout::Nhwc) => "  (NHWC in the model)".into(),
+            (None, _) => match l.shape[..] {
+                [_, heads, t, u] if t == u && token_counts.contains(&t) => {
+                    format!("  (attention: {heads} heads × {t}×{t} tokens; `L:H` is head H)")
+                }
+                _ => String::new(),
+            },
         };
         println!("{:width$}  {:18}  {}{note}", l.name, l.op, shape.join("x"));
     }

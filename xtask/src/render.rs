@@ -20,7 +20,7 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     check_writable(&args.out)?;
-    let ascent = args.ascent.for_model(&model)?;
+    let ascent = args.ascent.for_model(&model, true)?;
     let mut config = ascent.config(args.batch);
     if let Some(path) = &args.start_image {
         let picture = from_image(&read_image(path, None)?, &Device::flex());

@@ -23,12 +23,12 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
-    if args.ascent.param == Param::Maco {
+    if args.ascent.param == Some(Param::Maco) {
         bail!(
             "--param maco renders one image per objective (its crops fill the batch): use `render --param maco --objective LAYER:C`"
         );
     }
-    let ascent = args.ascent.for_model(&model)?;
+    let ascent = args.ascent.for_model(&model, false)?;
     let settings = settings(args, &ascent, &model, device)?;
     ascent.config(args.batch).validate()?;
     let size = [ascent.side(); 2];
@@ -128,7 +128,7 @@ fn settings(
         lr: ascent.config(1).learning_rate,
         batch: args.batch,
         seed: ascent.seed,
-        param: ascent.param.name(),
+        param: ascent.param.unwrap_or(Param::Fourier).name(),
         transforms: !ascent.no_transforms,
         variable_size: ascent.variable_size,
         backend: backend_name(device),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use crate::error::ModelError;
 use crate::graph::Node;
 use crate::layout::Layout;
+use crate::load::evaluate;
 use crate::onnx_file::MAX_TENSOR_ELEMENTS;
 use crate::ops::{Args, Kernel, Outputs};
 use crate::value::{MAX_RANK, Meta, Value};
@@ -64,6 +65,9 @@ pub fn infer_graph(
         },
     );
     let mut blocked: HashMap<String, String> = HashMap::new();
+    // The float values computed from the input's shape alone (position-embedding sizes,
+    // interpolation scales), by name: known exactly, as integers are.
+    let mut floats: HashMap<String, Value> = HashMap::new();
     for node in nodes {
         let cause = node
             .inputs
@@ -90,15 +94,32 @@ pub fn infer_graph(
         {
             return Err(node.error(format!("input `{}` is not computed", missing.0)));
         }
+        // Shape, Size and ConstantOfShape read the input's shape only.
+        let reads_input = inputs.iter().flatten().any(|k| k.from_input);
+        let from_input =
+            reads_input && !matches!(node.op_type.as_str(), "Shape" | "Size" | "ConstantOfShape");
         let metas: Vec<Option<&Meta>> = inputs.iter().map(|k| k.map(|k| &k.meta)).collect();
-        let outputs = infer_node(kernel, &metas).map_err(|reason| node.error(reason))?;
+        let outputs = if reads_input {
+            infer_node(kernel, &metas).map_err(|reason| node.error(reason))?
+        } else {
+            let values: Vec<Option<Value>> = node
+                .inputs
+                .iter()
+                .zip(&metas)
+                .map(
+                    |(name, meta)| match (weights.get(name).or(floats.get(name)), meta) {
+                        (Some(value), _) => Some(value.clone()),
+                        (None, Some(Meta::Ints(v))) => Some(Value::Ints(v.clone())),
+                        (None, _) => None,
+                    },
+                )
+                .collect();
+            shape_values(node, kernel, &values, &mut floats)?
+        };
         let layouts: Vec<Option<Layout>> =
             inputs.iter().map(|k| k.and_then(|k| k.layout)).collect();
         let flows = layouts.iter().any(Option::is_some);
         let layout = kernel.layout(&layouts);
-        // Shape, Size and ConstantOfShape read the input's shape only.
-        let from_input = !matches!(node.op_type.as_str(), "Shape" | "Size" | "ConstantOfShape")
-            && inputs.iter().flatten().any(|k| k.from_input);
         for (name, meta) in node.outputs.iter().zip(outputs) {
             let four_d = matches!(&meta, Meta::Float(s) if s.len() == 4);
             known.insert(
@@ -112,6 +133,27 @@ pub fn infer_graph(
         }
     }
     Ok(Inferred { known, blocked })
+}
+
+/// The outputs of a node that reads no input values, only weights and values computed from
+/// the input's shape (`inputs`, given the shape inferred with): evaluated, so that float shape
+/// arithmetic (`Cast(Div(Cast(Shape)), ..)`, computed resize scales) is known exactly, as its
+/// integer kind is. Float outputs join `floats`.
+fn shape_values(
+    node: &Node,
+    kernel: &dyn Kernel,
+    inputs: &[Option<Value>],
+    floats: &mut HashMap<String, Value>,
+) -> Result<Vec<Meta>, ModelError> {
+    let refs: Vec<Option<&Value>> = inputs.iter().map(Option::as_ref).collect();
+    let outputs = evaluate(node, kernel, &refs)?;
+    let metas = outputs.iter().map(Meta::of).collect();
+    for (name, value) in node.outputs.iter().zip(outputs) {
+        if matches!(value, Value::Float { .. }) {
+            floats.insert(name.clone(), value);
+        }
+    }
+    Ok(metas)
 }
 
 /// The outputs of `kernel` on operands described by `inputs`: integer operations run as they

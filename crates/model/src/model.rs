@@ -16,6 +16,7 @@ use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
 use crate::onnx_file::read_model;
 use crate::ops::SUPPORTED_OPS;
+use crate::tokens::{PREFIX_SUFFIX, Part, Tokens, tokens_to_nchw};
 use crate::unsupported::UnsupportedReport;
 use crate::value::{Meta, Value};
 
@@ -31,6 +32,9 @@ pub struct LayerInfo {
     pub shape: Vec<usize>,
     /// The layout the model computes it in (4-D tensors; NCHW otherwise).
     pub layout: Layout,
+    /// How it holds tokens, for a transformer's token layer `[N, T, D]` (whose `shape` is
+    /// then its grid, `[N, D, h, w]`).
+    pub tokens: Option<Tokens>,
 }
 
 /// An ONNX CNN imported into Burn, on one device.
@@ -68,6 +72,8 @@ pub struct OnnxModel {
     /// Whether the graph can take one image at a time only (a batch of one baked into a
     /// reshape).
     pub(crate) single_image: bool,
+    /// The token layers, by name.
+    pub(crate) tokens: HashMap<String, Tokens>,
 }
 
 impl OnnxModel {
@@ -239,13 +245,33 @@ impl OnnxModel {
         self.layers.iter().map(|l| l.name.as_str())
     }
 
-    /// The tensor a layer name stands for ([`OUTPUT`] resolved).
+    /// The tensor a layer name stands for ([`OUTPUT`] resolved; a token layer's
+    /// [prefix name](crate::prefix_layer) stands for the token layer).
     pub(crate) fn resolve<'a>(&'a self, name: &'a str) -> &'a str {
+        self.part(name).0
+    }
+
+    /// The tensor a layer name stands for and, for a token layer, the part it asks for.
+    fn part<'a>(&'a self, name: &'a str) -> (&'a str, Option<Part>) {
         if name == OUTPUT && !self.producer.contains_key(name) {
-            self.output_name().unwrap_or(name)
-        } else {
-            name
+            return (self.output_name().unwrap_or(name), None);
         }
+        if let Some(base) = name.strip_suffix(PREFIX_SUFFIX)
+            && self.tokens.contains_key(base)
+        {
+            return (base, Some(Part::Prefix));
+        }
+        (name, self.tokens.contains_key(name).then_some(Part::Grid))
+    }
+
+    /// How a token layer holds its tokens (`None` for other layers).
+    pub fn tokens(&self, layer: &str) -> Option<&Tokens> {
+        self.tokens.get(self.resolve(layer))
+    }
+
+    /// Whether the model has token layers (a vision transformer).
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
     }
 
     /// The error for a layer name that cannot be computed: unknown (with the nearest names
@@ -262,6 +288,21 @@ impl OnnxModel {
         }
         if self.producer.contains_key(name) || name == self.input_name {
             Ok(())
+        } else if let Some(base) = name.strip_suffix(PREFIX_SUFFIX)
+            && self.producer.contains_key(base)
+        {
+            let token_layers = self
+                .layers
+                .iter()
+                .filter(|l| l.tokens.as_ref().is_some_and(|t| t.prefix > 0))
+                .map(|l| l.name.as_str());
+            let offer = match nearest(base, token_layers).first() {
+                Some(near) => format!("layers with a class token include `{near}`"),
+                None => "this model has no layer with a class or prefix token".into(),
+            };
+            Err(ModelError::BadInput(format!(
+                "layer `{base}` holds no class or prefix token; {offer}"
+            )))
         } else {
             Err(ModelError::UnknownLayer {
                 name: name.to_string(),
@@ -310,12 +351,74 @@ impl OnnxModel {
             }
             return Ok(per_layer.into_iter().map(|t| Tensor::cat(t, 0)).collect());
         }
-        self.run(input, layers)?
+        // A token layer needs its patch embedding too, for the grid at this input size.
+        let sources: Vec<&str> = layers
+            .iter()
+            .filter_map(|l| self.tokens(l).map(|t| t.source.as_str()))
+            .collect();
+        let mut values = self.run(input, &[layers, &sources].concat())?;
+        let source_values = values.split_off(layers.len());
+        let source_of = |name: &str| {
+            let at = sources.iter().position(|s| *s == name).expect("asked for");
+            &source_values[at]
+        };
+        values
             .into_iter()
             .zip(layers)
-            .map(|(value, layer)| {
-                let name = self.resolve(layer);
-                to_nchw(value, name, self.layouts.get(name).copied())
+            .map(|(value, layer)| match self.part(layer) {
+                (name, Some(part)) => {
+                    let tokens = &self.tokens[name];
+                    tokens_to_nchw(name, value, source_of(&tokens.source), tokens, part)
+                }
+                (name, None) => to_nchw(value, name, self.layouts.get(name).copied()),
+            })
+            .collect()
+    }
+
+    /// Runs the graph on `input` (normalised, in the model's input layout as ONNX sees it) and
+    /// returns the named tensors as the graph holds them: any rank, the model's own axis
+    /// order, token layers as `[N, T, D]`; weights, and values computed from weights at load,
+    /// as they are. For comparisons with other runtimes.
+    ///
+    /// # Shapes
+    /// - input: the graph input's shape
+    /// - output: per tensor, its shape and its values flattened row-major, `[numel]`
+    pub fn forward_raw(
+        &self,
+        input: Tensor<4>,
+        tensors: &[&str],
+    ) -> Result<Vec<(Vec<usize>, Tensor<1>)>> {
+        let input = match self.input_layout {
+            Layout::Nchw => input,
+            Layout::Nhwc => input.permute(Layout::Nhwc.to_nchw()),
+        };
+        // Weights and what was folded into them at load are served as they are.
+        let computed: Vec<&str> = tensors
+            .iter()
+            .copied()
+            .filter(|t| !self.weights.contains_key(*t))
+            .collect();
+        let mut values = self.run(input, &computed)?.into_iter();
+        tensors
+            .iter()
+            .map(|name| match self.weights.get(*name) {
+                Some(weight) => weight.clone(),
+                None => values.next().expect("one value per computed tensor"),
+            })
+            .collect::<Vec<Value>>()
+            .into_iter()
+            .zip(tensors)
+            .map(|(value, name)| {
+                let shape = value.shape();
+                match value {
+                    Value::Float { tensor, .. } => {
+                        let count: usize = shape.iter().product();
+                        Ok((shape, tensor.reshape([count])))
+                    }
+                    Value::Ints(_) => Err(ModelError::BadInput(format!(
+                        "`{name}` holds integers, not activations"
+                    ))),
+                }
             })
             .collect()
     }

@@ -40,7 +40,14 @@ impl OnnxModel {
     /// The input pixels that each position of `layer` sees, for one image of `size` (height,
     /// width): `None` when a position sees the whole image (after a global pool, a dense
     /// layer, a reshape, or any op that mixes positions).
+    ///
+    /// A token layer's grid token sees, by this definition, its own patch: the field of the
+    /// patch embedding (attention mixes all tokens, but each token is its patch's embedding
+    /// plus what it gathered), so dataset examples crop the patch of the strongest token.
     pub fn receptive_field(&self, layer: &str, size: [usize; 2]) -> Result<Option<ReceptiveField>> {
+        if let Some(tokens) = self.tokens.get(layer) {
+            return self.receptive_field(&tokens.source, size);
+        }
         let plan = self.plan(&[layer])?;
         let probe = probe_shape(&self.input_shape, self.input_layout, Some(size));
         let known = infer_graph(

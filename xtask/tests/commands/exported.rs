@@ -25,7 +25,7 @@ fn xtask(args: &[&str]) -> Result<String, String> {
 }
 
 /// The commands on one model; the failures.
-fn check(stem: &str, deep: &str, out: &Path) -> Vec<String> {
+fn check(stem: &str, deep: &str, logits: bool, out: &Path) -> Vec<String> {
     let model = exported().join(format!("{stem}.onnx"));
     let model = model.to_str().unwrap();
     let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/chelsea_224.png");
@@ -42,8 +42,10 @@ fn check(stem: &str, deep: &str, out: &Path) -> Vec<String> {
         "--image",
         photo.to_str().unwrap(),
     ]) {
-        Ok(text) if text.lines().count() == 5 && text.contains('%') => {}
+        Ok(text) if logits && text.lines().count() == 5 && text.contains('%') => {}
         Ok(text) => failures.push(format!("{stem}: classify printed {text}")),
+        // A transformer exported without its head gives tokens, which are no class logits.
+        Err(e) if !logits && e.lines().count() == 1 && e.contains("not class logits") => {}
         Err(e) => failures.push(e),
     }
     let dir = out.join(stem);
@@ -84,7 +86,8 @@ fn every_exported_model_lists_classifies_and_renders() {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let deep = record["deep_layer"].as_str().unwrap();
-        failures.extend(check(&stem, deep, &out));
+        let logits = record["graph_output"] != "tokens";
+        failures.extend(check(&stem, deep, logits, &out));
         count += 1;
     }
     let _ = std::fs::remove_dir_all(&out);

@@ -119,6 +119,47 @@ pub fn neuron(layer: &str, channel: usize, position: Option<(usize, usize)>) -> 
     })
 }
 
+/// The suffix that names the prefix tokens (class, distillation, register tokens) of a
+/// transformer's token layer: see [`prefix_layer`].
+pub const PREFIX_SUFFIX: &str = "#prefix";
+
+/// The name under which a model exposes the prefix tokens of token layer `layer`, as
+/// `[N, D, 1, P]` (token `k` at position `(k, 0)`), where `layer` itself is its grid tokens
+/// `[N, D, h, w]`.
+pub fn prefix_layer(layer: &str) -> String {
+    format!("{layer}{PREFIX_SUFFIX}")
+}
+
+/// Feature `feature` of prefix token `index` of token layer `layer` (token 0 is the class
+/// token). Text: `neuron:LAYER:D@cls` (token 0) or `neuron:LAYER:D@prefixK`.
+pub fn prefix_token(layer: &str, feature: usize, index: usize) -> Objective {
+    let description = match index {
+        0 => format!("neuron:{layer}:{feature}@cls"),
+        k => format!("neuron:{layer}:{feature}@prefix{k}"),
+    };
+    let name = prefix_layer(layer);
+    let layer = layer.to_string();
+    Objective::new(vec![name.clone()], description, move |acts| {
+        let act = acts.get(&name)?;
+        checked_channel(&layer, &act, feature)?;
+        let prefix = act.dims()[3];
+        if index >= prefix {
+            return Err(Error::LayerMismatch {
+                layer: layer.clone(),
+                reason: format!(
+                    "it has {prefix} prefix token(s) (`@cls`{}), so there is no `@prefix{index}`",
+                    if prefix > 1 {
+                        format!(" and `@prefix1` to `@prefix{}`", prefix - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+        }
+        Ok(act.narrow(1, feature, 1).narrow(3, index, 1).mean())
+    })
+}
+
 /// The mean squared activation of a whole layer (DeepDream). Text: `deepdream:LAYER`.
 pub fn deepdream(layer: &str) -> Objective {
     on_layer(layer, format!("deepdream:{layer}"), |_, act| {

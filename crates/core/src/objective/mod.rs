@@ -17,6 +17,7 @@
 //! Sums stay flat: however many terms an objective has, evaluating it recurses no deeper than
 //! one term.
 
+mod direction_file;
 mod image;
 mod layer;
 pub mod text;
@@ -31,10 +32,11 @@ use crate::activations::Activations;
 use crate::error::{Error, Result};
 use crate::model::VisualModel;
 
+pub use direction_file::direction_from_file;
 pub use image::{blur, l1, total_variation};
 pub use layer::{
-    OUTPUT, channel, channels_per_image, deepdream, direction, diversity, diversity_in_groups,
-    logit, neuron,
+    OUTPUT, PREFIX_SUFFIX, channel, channels_per_image, deepdream, direction, diversity,
+    diversity_in_groups, logit, neuron, prefix_layer, prefix_token,
 };
 
 /// The closure of one term: the activations to a one-element tensor.

@@ -2,7 +2,12 @@
 //! constructor of [`crate::objective`]:
 //!
 //! - `LAYER:C` — mean of channel C ([`channel`])
-//! - `neuron:LAYER:C` or `neuron:LAYER:C@X,Y` — one unit, the centre by default ([`neuron`])
+//! - `neuron:LAYER:C` or `neuron:LAYER:C@X,Y` — one unit, the centre by default ([`neuron`]);
+//!   of a transformer's token layer, `neuron:LAYER:D@X,Y` is feature D of the grid token at
+//!   `(X, Y)`, `neuron:LAYER:D@cls` that of the class token, `@prefixK` of prefix token K
+//!   ([`prefix_token`])
+//! - `direction:LAYER:FILE` — the layer's activations projected on the vector in FILE (`.npy`
+//!   or `.json`) ([`direction_from_file`])
 //! - `logit:K` or `logit:LAYER:K` — class K of the model's logits output ([`OUTPUT`]) or of
 //!   LAYER ([`logit`])
 //! - `deepdream:LAYER` — mean squared activation of a layer ([`deepdream`])
@@ -21,7 +26,8 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::objective::{
-    OUTPUT, Objective, blur, channel, deepdream, diversity, l1, logit, neuron, total_variation,
+    OUTPUT, Objective, blur, channel, deepdream, direction_from_file, diversity, l1, logit, neuron,
+    prefix_token, total_variation,
 };
 
 impl FromStr for Objective {
@@ -107,19 +113,36 @@ fn parse_term(spec: &str, term: &str) -> Result<Objective> {
         }
         Some(("deepdream", layer)) => deepdream(&unquote(layer)),
         Some(("diversity", layer)) => diversity(&unquote(layer)),
-        Some(("neuron", rest)) => {
-            let (unit, position) = match rest.rsplit_once('@') {
-                Some((unit, pos)) if !pos.contains(':') => {
-                    let (x, y) = pos
-                        .split_once(',')
-                        .ok_or_else(|| bad(spec, "a position is X,Y"))?;
-                    (unit, Some((number(x)?, number(y)?)))
-                }
-                _ => (rest, None),
-            };
-            let (layer, c) = split_last(unit)?;
-            neuron(&layer, c, position)
+        Some(("direction", rest)) => {
+            let (layer, file) = rest
+                .rsplit_once(':')
+                .filter(|(l, f)| !l.is_empty() && !f.is_empty())
+                .ok_or_else(|| bad(spec, "a direction is `direction:LAYER:FILE`"))?;
+            direction_from_file(&unquote(layer), file.trim())?
         }
+        Some(("neuron", rest)) => match rest.rsplit_once('@') {
+            Some((unit, pos)) if !pos.contains(':') => {
+                let (layer, c) = split_last(unit)?;
+                match token_position(pos.trim()) {
+                    Some(index) => prefix_token(&layer, c, index),
+                    None => {
+                        let (x, y) = pos.split_once(',').ok_or_else(|| {
+                            bad(
+                                spec,
+                                &format!(
+                                    "`@{pos}` is not a position: write `@X,Y` (a grid token or spatial unit), `@cls` (the class token) or `@prefixK` (prefix token K)"
+                                ),
+                            )
+                        })?;
+                        neuron(&layer, c, Some((number(x)?, number(y)?)))
+                    }
+                }
+            }
+            _ => {
+                let (layer, c) = split_last(rest)?;
+                neuron(&layer, c, None)
+            }
+        },
         Some(_) => {
             let (layer, c) = split_last(body)?;
             channel(&layer, c)
@@ -130,6 +153,14 @@ fn parse_term(spec: &str, term: &str) -> Result<Objective> {
     } else {
         factor * objective
     })
+}
+
+/// The prefix token a position names: `cls` is token 0, `prefixK` token K.
+fn token_position(pos: &str) -> Option<usize> {
+    if pos == "cls" {
+        return Some(0);
+    }
+    pos.strip_prefix("prefix")?.parse().ok()
 }
 
 #[cfg(test)]
@@ -174,6 +205,8 @@ mod tests {
             "logit:5",
             "a/b:0:3",
             "neuron:a/b:0:2@3,4",
+            "neuron:blocks.5:7@cls",
+            "neuron:blocks.5:7@prefix2",
             "deepdream:a",
             "diversity:a",
             "l1",
@@ -210,6 +243,10 @@ mod tests {
             "x*a:1",
             ":3",
             "logit:",
+            "neuron:a:1@class",
+            "neuron:a:1@prefix",
+            "neuron:a:1@prefix-1",
+            "direction:a",
         ] {
             assert!(parse(spec).is_err(), "{spec}");
         }

@@ -205,6 +205,12 @@ pub fn sign(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
     unary_int("Sign", T::sign, i64::signum)
 }
 
+/// `IsNaN`: 1 where NaN, else 0 (booleans are 0/1 here; never NaN on integers). The
+/// dynamo exporter guards attention with it: `Where(IsNaN(p), 0, p)`.
+pub fn is_nan(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
+    unary_int("IsNaN", |t: T| t.is_nan().float(), |_| 0)
+}
+
 /// `Floor` (the identity on integers).
 pub fn floor(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
     unary_int("Floor", T::floor, |x| x)

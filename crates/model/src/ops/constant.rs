@@ -183,6 +183,10 @@ pub fn cast(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
 }
 
 impl Kernel for Cast {
+    fn reads_values(&self) -> bool {
+        !self.to_float
+    }
+
     fn spatial(&self, _: &Args<'_, Meta>) -> Spatial {
         Spatial::Same
     }

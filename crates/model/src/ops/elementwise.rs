@@ -24,6 +24,11 @@ enum Arith {
     Equal,
     Less,
     Greater,
+    /// `Mod`: the remainder with the divisor's sign (`fmod` false), or with the dividend's
+    /// (C's `fmod`, `fmod` true).
+    Mod {
+        fmod: bool,
+    },
 }
 
 impl Arith {
@@ -39,6 +44,8 @@ impl Arith {
             Arith::Equal => a.equal(b).float(),
             Arith::Less => a.lower(b).float(),
             Arith::Greater => a.greater(b).float(),
+            Arith::Mod { fmod: false } => a.remainder(b),
+            Arith::Mod { fmod: true } => a.clone() - (a / b.clone()).trunc() * b,
         }
     }
 
@@ -54,6 +61,14 @@ impl Arith {
             Arith::Equal => Some(i64::from(a == b)),
             Arith::Less => Some(i64::from(a < b)),
             Arith::Greater => Some(i64::from(a > b)),
+            Arith::Mod { fmod: true } => a.checked_rem(b),
+            Arith::Mod { fmod: false } => a.checked_rem(b).map(|r| {
+                if r != 0 && (r < 0) != (b < 0) {
+                    r + b
+                } else {
+                    r
+                }
+            }),
         }
     }
 }
@@ -109,6 +124,12 @@ pub fn mean(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
         arith: Arith::Add,
         mean: true,
     }))
+}
+/// `Mod` (integers as Python's `%` unless `fmod`; floats as C's `fmod` when it is set).
+pub fn mod_(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
+    binary(Arith::Mod {
+        fmod: ctx.attrs.int("fmod", 0) != 0,
+    })
 }
 /// `Equal`: 1 where equal, else 0.
 pub fn equal(_: &Ctx) -> Result<Box<dyn Kernel>, String> {

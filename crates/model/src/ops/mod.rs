@@ -70,6 +70,13 @@ pub trait Kernel: Debug + Send + Sync {
         Spatial::Global
     }
 
+    /// Whether the outputs' values, not only their shapes, depend on the operands' values in a
+    /// way [`Kernel::infer`] cannot know (a cast of floats to integers): such a node is checked
+    /// by evaluating it, where its operands are known (at load, or from the input's shape).
+    fn reads_values(&self) -> bool {
+        false
+    }
+
     /// Whether the op may run at load on constant operands (all but the stateless random ones
     /// — none here — may).
     fn foldable(&self) -> bool {
@@ -145,6 +152,7 @@ pub const TABLE: &[Entry] = &[
     entry("HardSwish", activation::hard_swish),
     entry("Identity", reshape::identity),
     entry("InstanceNormalization", norm::instance_norm),
+    entry("IsNaN", activation::is_nan),
     entry("LRN", norm::lrn),
     entry("LayerNormalization", norm::layer_norm),
     entry("LeakyRelu", activation::leaky_relu),
@@ -157,6 +165,7 @@ pub const TABLE: &[Entry] = &[
     entry("Mean", elementwise::mean),
     entry("Min", elementwise::min),
     entry("Mish", activation::mish),
+    entry("Mod", elementwise::mod_),
     entry("Mul", elementwise::mul),
     entry("Neg", activation::neg),
     entry("Not", elementwise::not),

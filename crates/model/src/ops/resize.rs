@@ -1,5 +1,5 @@
 //! Resizing of image tensors: nearest sampling by index, linear by Burn's bilinear
-//! interpolation. <https://onnx.ai/onnx/operators/onnx__Resize.html>,
+//! interpolation, cubic as a product with per-axis weight matrices. <https://onnx.ai/onnx/operators/onnx__Resize.html>,
 //! <https://onnx.ai/onnx/operators/onnx__Upsample.html>
 
 use burn::tensor::module::interpolate;
@@ -32,6 +32,22 @@ enum Sampling {
     },
     /// Bilinear, with corners aligned or half-pixel centres.
     Linear { align_corners: bool },
+    /// Bicubic with coefficient `a` (PyTorch's −0.75, TensorFlow's −0.5), as a product with
+    /// one weight matrix per axis (so it is exact for every ONNX option and differentiable
+    /// on every backend).
+    Cubic(Cubic),
+}
+
+/// The options of cubic resizing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cubic {
+    a: f32,
+    coordinates: Coordinates,
+    /// Weights of positions outside the input are zero (then renormalised), instead of the
+    /// edge value being repeated.
+    exclude_outside: bool,
+    /// When downscaling, the kernel is stretched by the scale (opset 18's `antialias`).
+    antialias: bool,
 }
 
 /// ONNX's `coordinate_transformation_mode` for nearest sampling.
@@ -145,6 +161,22 @@ fn kernel(ctx: &Ctx, target: Target) -> Result<Box<dyn Kernel>, String> {
                 ));
             }
         },
+        "cubic" => Sampling::Cubic(Cubic {
+            a: a.float("cubic_coeff_a", -0.75)?,
+            coordinates: match coordinates.as_str() {
+                "half_pixel" => Coordinates::HalfPixel,
+                "pytorch_half_pixel" => Coordinates::PytorchHalfPixel,
+                "asymmetric" => Coordinates::Asymmetric,
+                "align_corners" => Coordinates::AlignCorners,
+                other => {
+                    return Err(format!(
+                        "cubic resizing with coordinates `{other}` is not supported"
+                    ));
+                }
+            },
+            exclude_outside: a.int("exclude_outside", 0) != 0,
+            antialias: a.int("antialias", 0) != 0,
+        }),
         other => return Err(format!("mode `{other}` is not supported")),
     };
     Ok(Box::new(Resize { target, sampling }))
@@ -161,16 +193,7 @@ fn nearest_indices(
 ) -> Vec<i64> {
     (0..out)
         .map(|i| {
-            let x = i as f32;
-            let source = match coordinates {
-                Coordinates::HalfPixel => (x + 0.5) / scale - 0.5,
-                Coordinates::PytorchHalfPixel if out > 1 => (x + 0.5) / scale - 0.5,
-                Coordinates::PytorchHalfPixel => 0.0,
-                Coordinates::Asymmetric => x / scale,
-                Coordinates::AlignCorners if out > 1 => x * (len - 1) as f32 / (out - 1) as f32,
-                Coordinates::AlignCorners => 0.0,
-                Coordinates::TfHalfPixelForNn => (x + 0.5) / scale,
-            };
+            let source = source_coordinate(i as f32, len, out, scale, coordinates);
             let tie = source.fract().abs() == 0.5;
             let picked = match rounding {
                 Rounding::PreferFloor if tie => source.floor(),
@@ -182,6 +205,87 @@ fn nearest_indices(
             picked.clamp(0.0, (len - 1) as f32) as i64
         })
         .collect()
+}
+
+/// The input coordinate of output position `x` along an axis of `len` resized to `out` at
+/// `scale` (output / input).
+fn source_coordinate(x: f32, len: usize, out: usize, scale: f32, coordinates: Coordinates) -> f32 {
+    match coordinates {
+        Coordinates::HalfPixel => (x + 0.5) / scale - 0.5,
+        Coordinates::PytorchHalfPixel if out > 1 => (x + 0.5) / scale - 0.5,
+        Coordinates::PytorchHalfPixel => 0.0,
+        Coordinates::Asymmetric => x / scale,
+        Coordinates::AlignCorners if out > 1 => x * (len - 1) as f32 / (out - 1) as f32,
+        Coordinates::AlignCorners => 0.0,
+        Coordinates::TfHalfPixelForNn => (x + 0.5) / scale,
+    }
+}
+
+impl Cubic {
+    /// The cubic convolution kernel (Keys, with parameter `a`).
+    fn kernel(&self, x: f32) -> f32 {
+        let (a, x) = (self.a, x.abs());
+        if x <= 1.0 {
+            ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+        } else if x < 2.0 {
+            ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+        } else {
+            0.0
+        }
+    }
+
+    /// The `[out, len]` matrix that resizes an axis of `len` to `out` at `scale`, as ONNX's
+    /// reference computes it: each output takes the neighbours of its source coordinate
+    /// (the nearest on the left counted first), edge values repeated beyond the ends.
+    fn weights(&self, len: usize, out: usize, scale: f32) -> Vec<f32> {
+        let stretch = if self.antialias { scale.min(1.0) } else { 1.0 };
+        let first = (-2.0 / stretch).floor() as i64 + 1;
+        let mut matrix = vec![0f32; out * len];
+        for o in 0..out {
+            let x = source_coordinate(o as f32, len, out, scale, self.coordinates);
+            let left = x.ceil() as i64 - 1;
+            let ratio = x - left as f32;
+            let taps: Vec<(i64, f32)> = (first..2 - first)
+                .map(|i| (left + i, self.kernel((i as f32 - ratio) * stretch)))
+                .filter(|&(i, _)| !self.exclude_outside || (0..len as i64).contains(&i))
+                .collect();
+            let total: f32 = taps.iter().map(|t| t.1).sum();
+            let norm = if self.antialias || self.exclude_outside {
+                total
+            } else {
+                1.0
+            };
+            for (i, w) in taps {
+                let i = i.clamp(0, len as i64 - 1) as usize;
+                matrix[o * len + i] += w / norm;
+            }
+        }
+        matrix
+    }
+
+    /// Resizes the two last axes of `input` to `size`.
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`
+    /// - output: `[N, C, size[0], size[1]]`
+    fn resize(&self, input: Tensor<4>, size: [usize; 2], scales: [f32; 2]) -> Tensor<4> {
+        let [n, c, h, w] = input.dims();
+        let device = input.device();
+        let rows = Tensor::<2>::from_data(
+            TensorData::new(self.weights(h, size[0], scales[0]), [size[0], h]),
+            &device,
+        );
+        let columns = Tensor::<2>::from_data(
+            TensorData::new(self.weights(w, size[1], scales[1]), [size[1], w]),
+            &device,
+        );
+        let columns = columns
+            .transpose()
+            .unsqueeze::<4>()
+            .expand([n, c, w, size[1]]);
+        let rows = rows.unsqueeze::<4>().expand([n, c, size[0], h]);
+        rows.matmul(input.matmul(columns))
+    }
 }
 
 impl Resize {
@@ -259,6 +363,7 @@ impl Kernel for Resize {
                 options.output_size = Some(size);
                 interpolate(input, options)
             }
+            Sampling::Cubic(cubic) => cubic.resize(input, size, scales),
         };
         one(Value::from_tensor(out))
     }

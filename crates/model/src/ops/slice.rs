@@ -97,19 +97,24 @@ impl Slice {
                 count: count as usize,
             };
         }
-        if spans.iter().any(|s| s.count == 0) {
-            return Err(format!("the slice of {shape:?} is empty"));
-        }
         Ok(spans)
     }
+}
+
+/// The output shape of a float slice, which must not be empty (an integer one may be: the
+/// TorchScript exporter slices shapes past their end).
+fn nonempty(shape: &[usize], spans: Vec<Span>) -> Result<Vec<usize>, String> {
+    let out: Vec<usize> = spans.iter().map(|s| s.count).collect();
+    if out.contains(&0) {
+        return Err(format!("the slice of {shape:?} is empty"));
+    }
+    Ok(out)
 }
 
 impl Kernel for Slice {
     fn infer(&self, x: &Args<'_, Meta>) -> Outputs<Meta> {
         let shape = x.float(0)?;
-        one(Meta::Float(
-            self.spans(x, &shape)?.iter().map(|s| s.count).collect(),
-        ))
+        one(Meta::Float(nonempty(&shape, self.spans(x, &shape)?)?))
     }
 
     fn eval(&self, x: &Args<'_, Value>) -> Outputs<Value> {
@@ -121,6 +126,7 @@ impl Kernel for Slice {
             let steps: Vec<i64> = spans.iter().map(|s| s.step).collect();
             return one(Value::Ints(v.select(out, &starts, &steps)));
         }
+        nonempty(&shape, spans.clone())?;
         let (t, rank) = x.float(0)?;
         let offset = MAX_RANK - rank;
         let mut ranges = vec![burn::tensor::Slice::new(0, None, 1); offset];
