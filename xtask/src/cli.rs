@@ -350,9 +350,10 @@ impl AscentArgs {
     /// These settings with the image size resolved for `model` (its input size when none is
     /// asked for, else 128) and checked to be one the model can take.
     ///
-    /// With `--param maco` the image is twice the model's input size by default, the model
-    /// sees crops of it at its own size, and the spectrum saved beside the model (by
-    /// `cargo xtask spectrum`) is the magnitude, the `1/f` spectrum without one.
+    /// With `--param maco` the optimised canvas is twice the model's input size, the model
+    /// sees crops of it at its own size, the saved image is the part the crops saw at the
+    /// asked size (the model's input size by default), and the spectrum saved beside the model
+    /// (by `cargo xtask spectrum`) is the magnitude, the `1/f` spectrum without one.
     ///
     /// `one_image` says whether the command renders one objective (where MACO, whose crops
     /// fill the batch, can be the default: for models with token layers).
@@ -365,10 +366,10 @@ impl AscentArgs {
         });
         let (size, maco) = if param == Param::Maco {
             let side = input.unwrap_or(224);
-            let size = self.size.unwrap_or(2 * side);
+            let canvas = 2 * side;
             let magnitude =
-                Spectrum::beside(&self.model.model)?.map(|s| s.resized([size, size]).magnitude);
-            (size, Some((side, magnitude)))
+                Spectrum::beside(&self.model.model)?.map(|s| s.resized([canvas, canvas]).magnitude);
+            (self.size.unwrap_or(side), Some((side, magnitude)))
         } else {
             (self.size.or(input).unwrap_or(128), None)
         };
@@ -391,7 +392,7 @@ impl AscentArgs {
     /// The render settings these arguments describe, for `batch` images.
     pub fn config(&self, batch: usize) -> RenderConfig {
         if let Some((input, magnitude)) = &self.maco {
-            let config = RenderConfig::maco(self.side(), *input, magnitude.clone());
+            let config = RenderConfig::maco(2 * input, *input, magnitude.clone());
             return RenderConfig {
                 param: config.param.clone().with_batch(batch),
                 steps: self.steps,

@@ -3,7 +3,9 @@
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::grid::grid;
-use excite::core::image_io::{check_writable, from_image, read_image, save_png, save_rgba_png};
+use excite::core::image_io::{
+    check_writable, from_image, read_image, save_png, save_rgba_png, to_images,
+};
 use excite::{ImageParam, Objective, OnnxModel, render};
 
 use crate::cli::RenderArgs;
@@ -42,7 +44,12 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
     });
     let rendered = render(&model, &objective, &config, device)?;
     progress.finish();
-    let images = rendered.to_images()?;
+    // MACO's margin, which no crop saw, is left out of the picture (it stays in the canvas
+    // written with its transparency beside it).
+    let images = match rendered.region {
+        Some(_) => to_images(rendered.seen(ascent.side()))?,
+        None => rendered.to_images()?,
+    };
     let picture = match images.as_slice() {
         [one] => one.clone(),
         many => grid(many, &[], many.len()),
@@ -59,7 +66,7 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
         let what = if args.alpha {
             "optimised alpha"
         } else {
-            "transparency (where the model looked)"
+            "the whole canvas, with its transparency (where the model looked)"
         };
         println!("{what} -> {}", alpha.display());
     }

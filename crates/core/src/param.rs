@@ -96,7 +96,8 @@ impl ImageParam {
         }
     }
 
-    /// MACO as published (Fel et al. 2023): the phases, drawn N(0, 1), are standardised, set
+    /// MACO as published (Fel et al. 2023): the phases, drawn N(0, 1), are standardised (to a
+    /// spread of π rather than the reference's 1, which brightens the corners), set
     /// under a fixed natural-image magnitude ([`ImageParam::with_magnitude`]; the `1/f`
     /// spectrum by default), and the image is standardised before the colour decorrelation
     /// and the sigmoid.
@@ -417,8 +418,12 @@ impl ImageGenerator {
                 standardize,
             } => {
                 let phase = raw.reshape([b, c, h, wf]);
+                // Standardised phases spread over the whole circle (sd π): at sd 1, as MACO's
+                // reference leaves them, E[cos φ] = e^(-1/2) ≈ 0.61, so every frequency adds in
+                // phase at the origin and the image's corners (the origin, wrapped) saturate
+                // white; at sd π, E[cos φ] = e^(-π²/2) < 0.01.
                 let phase = if *standardize {
-                    standardized(phase)
+                    standardized(phase) * PI
                 } else {
                     phase
                 };
@@ -593,6 +598,37 @@ mod tests {
                 "mean {mean}, sd {sd}"
             );
         }
+    }
+
+    /// Standardised phases at sd 1 (MACO's reference) add up in phase at the origin, so the
+    /// corners (the origin, wrapped) start saturated; spread over the circle, they are as
+    /// bright as anywhere (over 16 seeds: the corner pixels' mean against the images').
+    #[test]
+    fn maco_images_start_without_a_bright_origin() {
+        let device = Device::flex();
+        let (mut corners, mut means) = (0.0, 0.0);
+        for seed in 0..16 {
+            let (generator, raw) = ImageParam::maco()
+                .with_size(96, 96)
+                .init(seed, &device)
+                .unwrap();
+            let image: Vec<f32> = generator
+                .image(raw)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            means += image.iter().sum::<f32>() / image.len() as f32 / 16.0;
+            corners += (0..3)
+                .flat_map(|c| [(0, 0), (0, 95), (95, 0), (95, 95)].map(|(y, x)| (c, y, x)))
+                .map(|(c, y, x)| image[(c * 96 + y) * 96 + x])
+                .sum::<f32>()
+                / 12.0
+                / 16.0;
+        }
+        assert!(
+            (corners - means).abs() < 0.1,
+            "corners {corners}, mean {means}"
+        );
     }
 
     #[test]

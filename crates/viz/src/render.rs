@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use excite_core::error::panic_text;
 use excite_core::image_io::{to_images, with_alpha};
 use excite_core::percentile::percentile;
-use excite_core::transform::{Transform, apply_all, apply_fixed, standard};
+use excite_core::transform::{Transform, apply_all, apply_fixed, crop_region, resize, standard};
 use excite_core::{Error, ImageGenerator, ImageParam, Objective, Result, VisualModel};
 use image::{RgbImage, RgbaImage};
 use rand::SeedableRng;
@@ -192,12 +192,42 @@ pub struct Rendered {
     /// # Shapes
     /// - `[B, 1, H, W]`, values in `[0, 1]`
     pub alpha: Option<Tensor<4>>,
+    /// With MACO's crops, the part of the images the model saw, `[from, to]` as fractions of
+    /// the side ([`crop_region`]): the visualization, where the rest is a margin that no crop
+    /// optimised.
+    pub region: Option<[f32; 2]>,
 }
 
 impl Rendered {
     /// The final images as 8-bit RGB pictures, one per batch item.
     pub fn to_images(&self) -> Result<Vec<RgbImage>> {
         to_images(self.images.clone())
+    }
+
+    /// The part of the final images that the model saw ([`Rendered::region`]; the whole
+    /// images without crops), resampled to `size` x `size`: what to show of a MACO render.
+    ///
+    /// # Shapes
+    /// - output: `[B, 3, size, size]`
+    pub fn seen(&self, size: usize) -> Tensor<4> {
+        let [_, _, h, w] = self.images.dims();
+        let [from, to] = self.region.unwrap_or([0.0, 1.0]);
+        let span = |len: usize| {
+            let start = (from * len as f32).round() as usize;
+            let end = ((to * len as f32).round() as usize).clamp(start + 1, len);
+            start..end
+        };
+        let (rows, columns) = (span(h), span(w));
+        let part = self
+            .images
+            .clone()
+            .narrow(2, rows.start, rows.len())
+            .narrow(3, columns.start, columns.len());
+        if part.dims()[2..] == [size, size] {
+            part
+        } else {
+            resize(part, [size, size])
+        }
     }
 
     /// The final images with an alpha channel: the optimised alpha
@@ -541,6 +571,7 @@ pub fn render(
         alpha: ascent.alpha(),
         dead: ascent.dead,
         transparency: ascent.transparency,
+        region: crop_region(&config.transforms),
     })
 }
 

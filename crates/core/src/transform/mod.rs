@@ -122,7 +122,10 @@ fn crops(
         } else {
             low
         };
-        let centre = [0.5 + 0.15 * normal(rng), 0.5 + 0.15 * normal(rng)];
+        let centre = [
+            0.5 + CROP_CENTRE_SD * normal(rng),
+            0.5 + CROP_CENTRE_SD * normal(rng),
+        ];
         // Output coordinates in [-1, 1] map to the box in the input's [-1, 1].
         theta.extend([
             side,
@@ -155,6 +158,23 @@ fn normal(rng: &mut StdRng) -> f32 {
     let u: f32 = rng.random_range(f32::EPSILON..1.0);
     let v: f32 = rng.random();
     (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+/// The spread of MACO's crop centres around the image's middle, as a fraction of its side.
+const CROP_CENTRE_SD: f32 = 0.15;
+
+/// The part of the image that MACO's crops see, `[from, to]` as fractions of its side on both
+/// axes: the middle square reached by a crop whose centre lies within one standard deviation
+/// of the middle (where a pixel is inside at least about half as many crops as the middle
+/// is); `None` without crops (every pixel is seen).
+pub fn crop_region(transforms: &[Transform]) -> Option<[f32; 2]> {
+    transforms.iter().find_map(|t| match t {
+        Transform::Crops { side, .. } => {
+            let half = CROP_CENTRE_SD + (side[0] + side[1]) / 4.0;
+            Some([(0.5 - half).max(0.0), (0.5 + half).min(1.0)])
+        }
+        _ => None,
+    })
 }
 
 /// MACO's transforms as published: 6 crops of 25–30% of the image side, resampled to the
