@@ -157,7 +157,8 @@ pub struct RenderLayerArgs {
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     /// Where the grid, the per-channel PNGs and `record.json` go (default `renders/LAYER`, the
-    /// layer name made a safe folder name).
+    /// layer name made a safe folder name; a name with unsafe characters gets a short hash
+    /// of itself appended, so `a/b` and `a_b` never share a folder).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Skip channels that a previous run of the same settings finished.
@@ -214,7 +215,8 @@ pub struct ExamplesArgs {
     /// Photos per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// Where the strips and `examples.json` go (default `examples/LAYER`).
+    /// Where the strips and `examples.json` go (default `examples/LAYER`, named as
+    /// `render-layer`'s folders).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::tensor::Device;
 use excite::OnnxModel;
-use excite::core::files::safe_component;
+use excite::core::files::unique_component;
 use excite::views::photos::list_photos;
 use excite::views::{ExamplesConfig, dataset_examples, write_examples};
 
@@ -39,7 +39,7 @@ pub fn run(args: &ExamplesArgs, device: &Device) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("examples").join(safe_component(&args.layer)));
+        .unwrap_or_else(|| PathBuf::from("examples").join(unique_component(&args.layer)));
     let progress = bar(&args.layer, photos.len());
     let start = Instant::now();
     let examples = dataset_examples(

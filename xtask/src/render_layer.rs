@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
-use excite::core::files::safe_component;
+use excite::core::files::unique_component;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
 
@@ -22,7 +22,7 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("renders").join(safe_component(&args.layer)));
+        .unwrap_or_else(|| PathBuf::from("renders").join(unique_component(&args.layer)));
     if args.ascent.param == Some(Param::Maco) {
         bail!(
             "--param maco renders one image per objective (its crops fill the batch): use `render --param maco --objective LAYER:C`"

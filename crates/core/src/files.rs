@@ -106,6 +106,19 @@ pub fn safe_component(name: &str) -> String {
     safe
 }
 
+/// `name` as a safe path component ([`safe_component`]) that no other name shares: a name
+/// that sanitising changed gets the first 8 hex digits of its SHA-256 appended (`a/b` is
+/// `a_b-<hash>`, apart from the name `a_b`), so default output folders of two layers whose
+/// names differ only in unsafe characters never meet.
+pub fn unique_component(name: &str) -> String {
+    let safe = safe_component(name);
+    if safe == name {
+        safe
+    } else {
+        format!("{safe}-{}", &sha256_hex(name.as_bytes())[..8])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +129,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("model")).unwrap();
         dir
+    }
+
+    #[test]
+    fn unique_components_keep_safe_names_and_tell_sanitised_ones_apart() {
+        assert_eq!(unique_component("blocks.5"), "blocks.5");
+        assert_eq!(unique_component("a_b"), "a_b");
+        let (slash, colon) = (unique_component("a/b"), unique_component("a:b"));
+        assert!(slash.starts_with("a_b-") && slash.len() == 12, "{slash}");
+        assert!(colon.starts_with("a_b-") && colon != slash, "{colon}");
+        assert_eq!(
+            unique_component("a/b"),
+            slash,
+            "the same name, the same folder"
+        );
     }
 
     #[test]

@@ -61,9 +61,17 @@ const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
 pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
     let cannot = |why: String| Error::Image(format!("cannot read {}: {why}", path.display()));
     let bytes = read_limited(path, MAX_IMAGE_FILE_BYTES).map_err(|e| cannot(e.to_string()))?;
-    let image = image::ImageReader::new(std::io::Cursor::new(bytes))
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
-        .map_err(|e| cannot(e.to_string()))?
+        .map_err(|e| cannot(e.to_string()))?;
+    // The JPEG decoder fills in what a truncated file lacks instead of failing, as the PNG
+    // decoder does: a JPEG must end with its end-of-image marker (trailing padding aside).
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !ends_with_jpeg_end(&bytes) {
+        return Err(cannot(
+            "the JPEG file is truncated (no end-of-image marker)".into(),
+        ));
+    }
+    let image = reader
         .decode()
         .map_err(|e| cannot(e.to_string()))?
         .to_rgb8();
@@ -78,6 +86,16 @@ pub fn read_image(path: &Path, size: Option<[u32; 2]>) -> Result<RgbImage> {
         )));
     }
     Ok(image)
+}
+
+/// Whether JPEG `bytes` end with the end-of-image marker `FF D9`, before any zero or
+/// whitespace padding.
+fn ends_with_jpeg_end(bytes: &[u8]) -> bool {
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, 0 | b' ' | b'\n' | b'\r' | b'\t'))
+        .map_or(0, |i| i + 1);
+    bytes[..end].ends_with(&[0xFF, 0xD9])
 }
 
 /// Checks that `path` can be written before any work is spent on its content: its folder
@@ -201,6 +219,22 @@ mod tests {
         );
         let tensor = from_image(&image, &Device::flex());
         assert_eq!(to_images(tensor).unwrap()[0], image);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_one_error_not_a_partial_image() {
+        let path = scratch("whole.jpg");
+        let image = RgbImage::from_fn(64, 48, |x, y| Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        image.save(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let mut padded = bytes.clone();
+        padded.extend([0, 0, b'\n']);
+        std::fs::write(&path, &padded).unwrap();
+        assert!(read_image(&path, None).is_ok(), "trailing padding is fine");
+        let cut = scratch("cut.jpg");
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        let err = read_image(&cut, None).unwrap_err().to_string();
+        assert!(err.contains("truncated") && !err.contains('\n'), "{err}");
     }
 
     #[test]
