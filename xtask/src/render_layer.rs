@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::files::unique_component;
+use excite::core::transform::Transform;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
 
@@ -23,9 +24,9 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("renders").join(unique_component(&args.layer)));
-    if args.ascent.param == Some(Param::Maco) {
+    if args.ascent.param == Some(Param::Maco) && args.ascent.size.is_some() {
         bail!(
-            "--param maco renders one image per objective (its crops fill the batch): use `render --param maco --objective LAYER:C`"
+            "with --param maco, render-layer's pictures are the model's input size (the crops' size); --size is for `render`"
         );
     }
     let ascent = args.ascent.for_model(&model, false)?;
@@ -34,7 +35,18 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     let size = [ascent.side(); 2];
     let limit = ascent.memory_limit()?;
     let [first, end] = settings.channels;
-    model.check_memory(&[&args.layer], args.batch.min(end - first), size, limit)?;
+    // MACO's crops multiply the batch the model sees.
+    let copies = ascent
+        .config(1)
+        .transforms
+        .iter()
+        .find_map(|t| match t {
+            Transform::Crops { count, .. } => Some(*count),
+            _ => None,
+        })
+        .unwrap_or(1);
+    let batch = args.batch.min(end - first) * copies;
+    model.check_memory(&[&args.layer], batch, size, limit)?;
     let mut record = LayerRecord::open(&out, settings, args.resume)?;
     let pending = record.pending();
     let steps = ascent.steps;

@@ -3,10 +3,11 @@
 use burn::tensor::Device;
 use excite_core::image_io::to_images;
 use excite_core::objective::{channel, channels_per_image, diversity_in_groups};
+use excite_core::transform::{crop_output, crop_region};
 use excite_core::{Activations, Error, Objective, Result, VisualModel};
 use image::RgbImage;
 
-use crate::render::{RenderConfig, render};
+use crate::render::{RenderConfig, render, seen_part};
 
 /// One channel's render.
 #[derive(Clone, Debug)]
@@ -100,6 +101,14 @@ fn render_batch(
             (generator.image(raw), vec![true; channels.len()])
         }
         Err(e) => return Err(e),
+    };
+    // With MACO's crops, each unit's picture is the part its crops saw, at the model's size.
+    let final_images = match (
+        crop_region(&config.transforms),
+        crop_output(&config.transforms),
+    ) {
+        (Some(region), Some(size)) => seen_part(final_images, region, size),
+        _ => final_images,
     };
     // One forward of the whole batch measures every channel on its own image.
     let final_images = final_images.detach();

@@ -210,24 +210,7 @@ impl Rendered {
     /// # Shapes
     /// - output: `[B, 3, size, size]`
     pub fn seen(&self, size: usize) -> Tensor<4> {
-        let [_, _, h, w] = self.images.dims();
-        let [from, to] = self.region.unwrap_or([0.0, 1.0]);
-        let span = |len: usize| {
-            let start = (from * len as f32).round() as usize;
-            let end = ((to * len as f32).round() as usize).clamp(start + 1, len);
-            start..end
-        };
-        let (rows, columns) = (span(h), span(w));
-        let part = self
-            .images
-            .clone()
-            .narrow(2, rows.start, rows.len())
-            .narrow(3, columns.start, columns.len());
-        if part.dims()[2..] == [size, size] {
-            part
-        } else {
-            resize(part, [size, size])
-        }
+        seen_part(self.images.clone(), self.region.unwrap_or([0.0, 1.0]), size)
     }
 
     /// The final images with an alpha channel: the optimised alpha
@@ -573,6 +556,30 @@ pub fn render(
         transparency: ascent.transparency,
         region: crop_region(&config.transforms),
     })
+}
+
+/// The part `[from, to]` (fractions of the side, on both axes) of `images`, resampled to
+/// `size` x `size` (as it is when it has that size already).
+///
+/// # Shapes
+/// - images: `[B, 3, H, W]`
+/// - output: `[B, 3, size, size]`
+pub(crate) fn seen_part(images: Tensor<4>, [from, to]: [f32; 2], size: usize) -> Tensor<4> {
+    let [_, _, h, w] = images.dims();
+    let span = |len: usize| {
+        let start = (from * len as f32).round() as usize;
+        let end = ((to * len as f32).round() as usize).clamp(start + 1, len);
+        start..end
+    };
+    let (rows, columns) = (span(h), span(w));
+    let part = images
+        .narrow(2, rows.start, rows.len())
+        .narrow(3, columns.start, columns.len());
+    if part.dims()[2..] == [size, size] {
+        part
+    } else {
+        resize(part, [size, size])
+    }
 }
 
 /// Alpha values in `[0, 1]`: clipped at the 99th percentile, divided by the largest.

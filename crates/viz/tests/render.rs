@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor};
 use excite_core::image_io::{from_image, read_image};
-use excite_core::objective::{OUTPUT, channel, logit, neuron};
+use excite_core::objective::{OUTPUT, channel, channels_per_image, logit, neuron};
 use excite_core::{Error, ImageParam, Objective, Result, VisualModel};
 use excite_model::{ModelError, OnnxModel};
 use excite_viz::{RenderConfig, render, render_channels};
@@ -288,6 +288,35 @@ fn maco_canvas_corners_are_not_brighter_than_its_middle_and_the_seen_part_is_sho
     // columns 95 to 352.
     let own = out.seen(258).into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(own[0], pixels[95 * side + 95]);
+}
+
+/// A whole layer with MACO: each channel's crops (6 a step, the batch repeated) drive that
+/// channel, so the objective on the crops rises, and each picture is the part its crops saw,
+/// at the model's input size.
+#[test]
+fn maco_renders_a_layer_s_channels_in_one_batch() {
+    let device = Device::flex().autodiff();
+    let model = OnnxModel::load(repo("testdata/tiny_cnn.onnx"), &device).unwrap();
+    let config = RenderConfig::maco(64, 32, None).with_steps(32);
+    let renders = render_channels(&model, "concat", &[2, 5], &config, &device).unwrap();
+    for r in &renders {
+        assert_eq!(r.image.dimensions(), (32, 32), "channel {}", r.channel);
+        assert!(r.activation.is_finite() && !r.dead, "channel {}", r.channel);
+    }
+    let batch = RenderConfig {
+        param: config.param.clone().with_batch(2),
+        ..config
+    };
+    let out = render(
+        &model,
+        &channels_per_image("concat", vec![2, 5]),
+        &batch,
+        &device,
+    )
+    .unwrap();
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (start, end) = (mean(&out.history[..4]), mean(&out.history[28..]));
+    assert!(end > 1.2 * start && start > 0.0, "{start} -> {end}");
 }
 
 /// Lucid's transparency objective on the tiny model: a neuron's render rises, its optimised

@@ -62,19 +62,21 @@ fn channel_mean(layer: &str, channel: usize, description: String) -> Objective {
 }
 
 /// One channel per batch image: image `i` maximises the mean of channel `channels[i]` of `layer`.
-/// This is the objective of a whole-layer render, computed with one mask product.
+/// This is the objective of a whole-layer render, computed with one mask product. A batch that
+/// repeats the images (MACO's crops: `k` crops of each, `[img 0, .., img n-1, img 0, ..]`) is
+/// `k` times as long: row `r` then maximises channel `channels[r % n]`.
 pub fn channels_per_image(layer: &str, channels: Vec<usize>) -> Objective {
     let description = format!("{layer}:{channels:?} per image");
     on_layer(layer, description, move |name, act| {
         let [batch, c, h, w] = act.dims();
-        if channels.len() != batch {
+        if channels.is_empty() || !batch.is_multiple_of(channels.len()) {
             return Err(Error::Invalid(format!(
                 "{} channels for a batch of {batch} images",
                 channels.len()
             )));
         }
         let mut mask = vec![0f32; batch * c];
-        for (i, &ch) in channels.iter().enumerate() {
+        for (i, &ch) in channels.iter().cycle().take(batch).enumerate() {
             checked_channel(name, &act, ch)?;
             mask[i * c + ch] = 1.0 / (h * w) as f32;
         }
@@ -248,7 +250,7 @@ fn grouped_diversity(layer: &str, act: Tensor<4>, group: usize) -> Result<Tensor
 
 #[cfg(test)]
 mod tests {
-    use burn::tensor::{Device, Distribution, Tensor};
+    use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
     use super::*;
     use crate::activations::Activations;
@@ -257,6 +259,24 @@ mod tests {
         let image = Tensor::<4>::zeros([act.dims()[0], 3, 2, 2], &act.device());
         let acts = Activations::new(image, &["x"], vec![act]);
         objective.evaluate(&acts).unwrap().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn channels_per_image_follow_a_repeated_batch() {
+        let device = Device::flex();
+        // Four rows (two images, each repeated as MACO's crops repeat them), 3 channels.
+        let values: Vec<f32> = (0..12).map(|v| v as f32).collect();
+        let act = Tensor::<4>::from_data(TensorData::new(values, [4, 3, 1, 1]), &device);
+        // Rows 0 and 2 read channel 1, rows 1 and 3 channel 2: 1 + 5 + 7 + 11.
+        let got = value(&channels_per_image("x", vec![1, 2]), act.clone());
+        assert_eq!(got, 24.0);
+        let image = Tensor::<4>::zeros([4, 3, 2, 2], &device);
+        let acts = Activations::new(image, &["x"], vec![act]);
+        assert!(
+            channels_per_image("x", vec![0, 1, 2])
+                .evaluate(&acts)
+                .is_err()
+        );
     }
 
     #[test]

@@ -177,6 +177,14 @@ pub fn crop_region(transforms: &[Transform]) -> Option<[f32; 2]> {
     })
 }
 
+/// The side MACO's crops are resampled to (the model's input size); `None` without crops.
+pub fn crop_output(transforms: &[Transform]) -> Option<usize> {
+    transforms.iter().find_map(|t| match t {
+        Transform::Crops { output, .. } => Some(*output),
+        _ => None,
+    })
+}
+
 /// MACO's transforms as published: 6 crops of 25–30% of the image side, resampled to the
 /// model's `input` size, noise 0.05 (the reference draws the side as `U(0, 0.05) + 0.25`).
 pub fn maco(count: usize, input: usize) -> Vec<Transform> {
