@@ -10,6 +10,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use excite_model::{Layout, OnnxModel};
 use serde_json::Value as Json;
 
+use crate::gradient_check::check_gradient;
+
 fn exported() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/exported")
 }
@@ -275,41 +277,20 @@ fn gradients_through_a_transformer_match_finite_differences() {
         .try_to_vec::<f32>()
         .unwrap();
     for (layer, feature, index) in [(block, 5, None), (cls.as_str(), 7, Some(0))] {
-        let objective = |data: Vec<f32>, grad: bool| {
-            let x = Tensor::<4>::from_data(TensorData::new(data, shape), &device);
-            let x = if grad { x.require_grad() } else { x };
-            let act = model.forward_to(x.clone(), &[layer]).unwrap().remove(0);
-            let act = act.narrow(1, feature, 1);
-            let value = match index {
-                Some(k) => act.narrow(3, k, 1).mean(),
-                None => act.mean(),
-            };
-            (x, value)
-        };
-        let (x, value) = objective(base.clone(), true);
-        let grads = value.backward();
-        let grad = x
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        let eps = 1e-2f32;
-        let mut nonzero = 0;
-        for &i in &[3usize, 200, 517, 1024 + 333, 2048 + 1000, 3071] {
-            let f = |delta: f32| {
-                let mut moved = base.clone();
-                moved[i] += delta;
-                f64::from(objective(moved, false).1.into_scalar::<f32>())
-            };
-            let numeric = ((f(eps) - f(-eps)) / (2.0 * f64::from(eps))) as f32;
-            assert!(
-                (numeric - grad[i]).abs() <= 2e-3 + 0.05 * grad[i].abs(),
-                "{layer}: d/dx[{i}]: autodiff {} vs finite difference {numeric}",
-                grad[i]
-            );
-            nonzero += usize::from(grad[i].abs() > 1e-5);
-        }
+        let nonzero = check_gradient(
+            shape,
+            &base,
+            &[3, 200, 517, 1024 + 333, 2048 + 1000, 3071],
+            &device,
+            |x| {
+                let act = model.forward_to(x, &[layer]).unwrap().remove(0);
+                let act = act.narrow(1, feature, 1);
+                match index {
+                    Some(k) => act.narrow(3, k, 1).mean(),
+                    None => act.mean(),
+                }
+            },
+        );
         assert!(
             nonzero >= 4,
             "{layer}: the gradient is zero almost everywhere"

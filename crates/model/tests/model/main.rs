@@ -4,5 +4,6 @@
 mod bad_models;
 mod exported_models;
 mod fuzz_graphs;
+mod gradient_check;
 mod hostile_files;
 mod onnxruntime_parity;
