@@ -96,7 +96,7 @@ impl OnnxModel {
         let layers = layer_list(&nodes, &inferred, &tokens);
         let (fixed_size, single_image) =
             baked_shapes(&nodes, &weights, (&input.name, &input_shape, input_layout));
-        Ok(Self {
+        let mut model = Self {
             producer: producers(&nodes),
             nodes,
             weights,
@@ -120,7 +120,17 @@ impl OnnxModel {
             fixed_size,
             single_image,
             tokens,
-        })
+            patch: None,
+        };
+        let patch_source = model.layers.iter().find_map(|l| l.tokens.clone());
+        if let Some(tokens) = patch_source {
+            let side = spatial(
+                &probe_shape(&model.input_shape, input_layout, None),
+                input_layout,
+            );
+            model.patch = model.receptive_field(&tokens.source, side).ok().flatten();
+        }
+        Ok(model)
     }
 }
 
@@ -153,9 +163,11 @@ fn parse_and_fold(
     Ok((nodes, unsupported, folded))
 }
 
-/// What an export baked into the graph: the only spatial size it takes (when a size 8 pixels
-/// larger does not fit), and whether it takes one image at a time (when a batch of two does
-/// not fit). `input` is the input's name, declared shape and layout.
+/// What an export baked into the graph: the only spatial size it takes (when a size 8 or 32
+/// pixels larger does not fit: a reshape of fixed size, or a transformer's fixed position
+/// embeddings, which take any size of the same patch grid but no larger grid), and whether it
+/// takes one image at a time (when a batch of two does not fit). `input` is the input's name,
+/// declared shape and layout.
 fn baked_shapes(
     nodes: &[Node],
     weights: &HashMap<String, Value>,
@@ -165,7 +177,8 @@ fn baked_shapes(
         |shape: Vec<usize>| infer_graph(nodes, weights, (name, Meta::Float(shape), layout)).is_ok();
     let probe = probe_shape(declared, layout, None);
     let [h, w] = spatial(&probe, layout);
-    let fixed_size = (!fits(probe_shape(declared, layout, Some([h + 8, w + 8])))).then_some([h, w]);
+    let takes = |grow: usize| fits(probe_shape(declared, layout, Some([h + grow, w + grow])));
+    let fixed_size = (!takes(8) || !takes(32)).then_some([h, w]);
     let single_image = !fits([vec![2], probe[1..].to_vec()].concat());
     (fixed_size, single_image)
 }

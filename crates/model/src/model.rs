@@ -74,6 +74,9 @@ pub struct OnnxModel {
     pub(crate) single_image: bool,
     /// The token layers, by name.
     pub(crate) tokens: HashMap<String, Tokens>,
+    /// The input pixels the first patch of a transformer's patch embedding sees (none for
+    /// other models): the patches cover `k + s·(n - 1)` pixels of a side.
+    pub(crate) patch: Option<excite_core::ReceptiveField>,
 }
 
 impl OnnxModel {
@@ -272,6 +275,22 @@ impl OnnxModel {
     /// Whether the model has token layers (a vision transformer).
     pub fn has_tokens(&self) -> bool {
         !self.tokens.is_empty()
+    }
+
+    /// The largest image side at most `side` that a transformer's patches cover exactly (a
+    /// ViT of 16-pixel patches reads 224 of 236 pixels and drops the rest); `None` for a
+    /// model without patch embedding, or one whose patches start in padding.
+    pub fn patch_cover(&self, side: [usize; 2]) -> Option<[usize; 2]> {
+        let field = self.patch?;
+        if field.lo != [0, 0] {
+            return None;
+        }
+        let cover = |axis: usize| {
+            let (kernel, stride) = ((field.hi[axis] + 1) as usize, field.jump[axis] as usize);
+            let len = side[axis];
+            (len >= kernel && stride > 0).then(|| (len - kernel) / stride * stride + kernel)
+        };
+        Some([cover(0)?, cover(1)?])
     }
 
     /// The error for a layer name that cannot be computed: unknown (with the nearest names

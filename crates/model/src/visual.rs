@@ -18,9 +18,13 @@ impl VisualModel for OnnxModel {
                 "expected RGB images, got {channels} channels"
             )));
         }
-        // A model whose export baked its size in sees every image at that size.
-        let images = match self.fixed_size() {
-            Some(size) if images.dims()[2..] != size => resize(images, size),
+        // A model whose export baked its size in sees every image at that size; a
+        // transformer sees it at the size its patches cover, none dropped (as Lucent's
+        // `fixed_image_size` resamples).
+        let [_, _, h, w] = images.dims();
+        let size = self.fixed_size().or_else(|| self.patch_cover([h, w]));
+        let images = match size {
+            Some(size) if [h, w] != size => resize(images, size),
             _ => images,
         };
         let input = self.normalization().apply(images);

@@ -214,6 +214,14 @@ fn every_exported_transformer_lays_its_tokens_out_as_a_grid() {
         );
         let info = model.layers().iter().find(|l| l.name == block).unwrap();
         assert_eq!(info.shape, [1, dim, grid[0], grid[1]], "{stem}");
+        // Its patches (8 px) cover a side exactly at multiples of 8: 5 more pixels would be
+        // dropped, so images are resampled to the side they cover.
+        let side = dims(&f["input_shape"])[2];
+        assert_eq!(
+            model.patch_cover([side + 5, side + 13]),
+            Some([side, side + 8]),
+            "{stem}"
+        );
         let x = input(&dims(&f["input_shape"]), &device);
         let raw = model.forward_raw(x.clone(), &[block]).unwrap().remove(0).1;
         let raw = raw.into_data().try_to_vec::<f32>().unwrap();
