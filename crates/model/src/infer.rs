@@ -5,11 +5,13 @@
 //! shapes without running the model.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use excite_core::error::panic_text;
 
 use crate::error::ModelError;
 use crate::graph::Node;
 use crate::layout::Layout;
-use crate::load::evaluate;
 use crate::onnx_file::MAX_TENSOR_ELEMENTS;
 use crate::ops::{Args, Kernel, Outputs};
 use crate::value::{MAX_RANK, Meta, Value};
@@ -196,4 +198,29 @@ pub fn infer_node(kernel: &dyn Kernel, inputs: &[Option<&Meta>]) -> Outputs<Meta
         }
     }
     Ok(outputs)
+}
+
+/// Runs a kernel after its shape rule has checked the operands; a panic in the backend
+/// becomes an error naming the node.
+pub(crate) fn evaluate(
+    node: &Node,
+    kernel: &dyn Kernel,
+    inputs: &[Option<&Value>],
+) -> Result<Vec<Value>, ModelError> {
+    let metas: Vec<Option<Meta>> = inputs.iter().map(|v| v.map(Meta::of)).collect();
+    let metas: Vec<Option<&Meta>> = metas.iter().map(Option::as_ref).collect();
+    let checked = if kernel.reads_values() {
+        Ok(Vec::new()) // its eval checks the values it reads
+    } else {
+        infer_node(kernel, &metas)
+    };
+    let outcome = match checked {
+        Err(reason) => Ok(Err(reason)),
+        Ok(_) => catch_unwind(AssertUnwindSafe(|| kernel.eval(&Args::new(inputs)))),
+    };
+    match outcome {
+        Ok(Ok(values)) => Ok(values),
+        Ok(Err(reason)) => Err(node.error(reason)),
+        Err(panic) => Err(node.error(format!("the backend failed: {}", panic_text(&*panic)))),
+    }
 }

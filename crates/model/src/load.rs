@@ -3,22 +3,20 @@
 //! and infer the shapes and layouts of what is left.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use burn::tensor::Device;
-use excite_core::error::panic_text;
 use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 
 use crate::error::{ModelError, Result};
 use crate::graph::{Node, display_name, topological};
-use crate::infer::{Inferred, infer_graph, infer_node};
+use crate::infer::{Inferred, evaluate, infer_graph};
 use crate::layout::Layout;
 use crate::manifest::Normalization;
 use crate::model::{LayerInfo, OnnxModel};
 use crate::onnx_file::{Attributes, read_tensor};
 use crate::ops::to_value;
-use crate::ops::{Args, Ctx, Kernel, parse};
+use crate::ops::{Ctx, parse};
 use crate::tokens::{Tokens, find_tokens};
 use crate::unsupported::UnsupportedReport;
 use crate::value::{Meta, Value};
@@ -284,31 +282,6 @@ fn fold(node: &Node, constants: &HashMap<String, Value>) -> Result<Option<Vec<Va
         .map(|n| constants.get(n.as_str()))
         .collect();
     evaluate(node, kernel.as_ref(), &values).map(Some)
-}
-
-/// Runs a kernel after its shape rule has checked the operands; a panic in the backend
-/// becomes an error naming the node.
-pub(crate) fn evaluate(
-    node: &Node,
-    kernel: &dyn Kernel,
-    inputs: &[Option<&Value>],
-) -> Result<Vec<Value>> {
-    let metas: Vec<Option<Meta>> = inputs.iter().map(|v| v.map(Meta::of)).collect();
-    let metas: Vec<Option<&Meta>> = metas.iter().map(Option::as_ref).collect();
-    let checked = if kernel.reads_values() {
-        Ok(Vec::new()) // its eval checks the values it reads
-    } else {
-        infer_node(kernel, &metas)
-    };
-    let outcome = match checked {
-        Err(reason) => Ok(Err(reason)),
-        Ok(_) => catch_unwind(AssertUnwindSafe(|| kernel.eval(&Args::new(inputs)))),
-    };
-    match outcome {
-        Ok(Ok(values)) => Ok(values),
-        Ok(Err(reason)) => Err(node.error(reason)),
-        Err(panic) => Err(node.error(format!("the backend failed: {}", panic_text(&*panic)))),
-    }
 }
 
 /// Parses one node through the op table; an op outside it (or outside the default domain)

@@ -7,8 +7,8 @@ use burn::tensor::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::graph::Node;
+use crate::infer::evaluate;
 use crate::layout::Layout;
-use crate::load::evaluate;
 use crate::model::OnnxModel;
 use crate::onnx_file::MAX_TENSOR_ELEMENTS;
 use crate::ops::Args;
