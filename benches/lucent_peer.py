@@ -53,6 +53,7 @@ from onnx2torch import convert  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lucent.optvis import objectives, param, render, transform  # noqa: E402
+from common import busy_processes, cpu_info, CpuMeter, loadavg, save_lucent  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MODEL = os.path.join(ROOT, "models", "efficientnet_lite0.onnx")
@@ -85,20 +86,6 @@ def versions():
         except md.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def cpu_info():
-    model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return {"nproc": int(nproc), "cpu": model, "platform": platform.platform()}
 
 
 def convert_model():
@@ -154,54 +141,6 @@ class Evaluator:
         with torch.no_grad():
             self.model(x)
         return float(self.store["t"][0, channel].mean())
-
-
-def loadavg():
-    """The 1-minute load average: about the core count while one tool runs alone; more means
-    something else shares the CPU and the times are not clean."""
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def busy_processes(me):
-    """Other processes using more than 20% of a core right now (sampled with ps)."""
-    out = subprocess.run(["ps", "-eo", "pid,pcpu,comm", "--no-headers"], capture_output=True, text=True).stdout
-    busy = []
-    for line in out.splitlines():
-        pid, pcpu, comm = line.split(None, 2)
-        if int(pid) != me and float(pcpu) > 20.0:
-            busy.append(f"{comm} ({pcpu}%)")
-    return busy
-
-
-class CpuMeter:
-    """CPU seconds spent over an interval by the whole machine and by this process and its
-    (finished) children; `other_cpu_s` is what the rest of the machine used: near 0 when the
-    benchmark had the CPU to itself."""
-
-    def __init__(self):
-        self.start = self._read()
-
-    @staticmethod
-    def _read():
-        import resource
-
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy = (sum(fields) - fields[3] - fields[4]) / ticks  # all but idle and iowait
-        own = sum(
-            getattr(resource.getrusage(who), a)
-            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-            for a in ("ru_utime", "ru_stime")
-        )
-        return busy, own
-
-    def stop(self):
-        busy, own = self._read()
-        machine, mine = busy - self.start[0], own - self.start[1]
-        return {"machine_cpu_s": round(machine, 1), "own_cpu_s": round(mine, 1),
-                "other_cpu_s": round(max(0.0, machine - mine), 1), "load1_after": loadavg()}
 
 
 def binary_info(path):
@@ -286,11 +225,6 @@ def lucent_render(model, objective, batch, steps, input_size):
         fixed_image_size=input_size,
     )
     return images[-1]  # [batch, H, W, 3], floats in [0, 1]
-
-
-def save_lucent(array, path):
-    # What Lucent's own render.export does: (x * 255).astype(uint8).
-    Image.fromarray((array * 255).astype(np.uint8)).save(path)
 
 
 def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
