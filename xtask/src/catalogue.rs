@@ -97,6 +97,7 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
         diverse: args.diverse,
         negative: !args.no_negative,
         top: args.top,
+        saliency_method: args.saliency_method.clone(),
         transforms: !args.no_transforms,
         ..CatalogueConfig::default()
     };

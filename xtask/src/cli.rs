@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
 use excite::model::default_memory_limit;
-use excite::views::Method;
+use excite::views::{METHODS, SaliencyConfig};
 use excite::viz::RenderConfig;
 use excite::{ImageParam, OnnxModel};
 
@@ -100,6 +100,10 @@ pub struct CatalogueArgs {
     /// Dataset examples kept per unit, with `--images`.
     #[arg(long, default_value_t = 9)]
     pub top: usize,
+    /// The saliency method of each unit's best photo, with `--images` (class-activation maps
+    /// read the unit's own layer).
+    #[arg(long, default_value = "smoothgrad", value_parser = saliency_methods())]
+    pub saliency_method: String,
     /// Turn the random transforms off.
     #[arg(long)]
     pub no_transforms: bool,
@@ -232,13 +236,27 @@ pub struct SaliencyArgs {
     /// The objective whose sensitivity is mapped, e.g. `logit:282` or `neuron:blocks.5:3`.
     #[arg(long)]
     pub objective: String,
-    /// How the sensitivity is computed.
-    #[arg(long, value_enum, default_value_t = SaliencyMethod::Gradient)]
-    pub method: SaliencyMethod,
+    /// How the map is computed.
+    #[arg(long, default_value = "gradient", value_parser = saliency_methods())]
+    pub method: String,
     /// Noisy copies (smoothgrad; default 32) or path steps (integrated-gradients; default
     /// 128: deep networks need hundreds for the attributions to add up closely).
     #[arg(long)]
     pub samples: Option<usize>,
+    /// The layer of a class-activation map (grad-cam, grad-cam++, layer-cam, score-cam), a
+    /// convolutional or token layer; default: the objective's own layer.
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// The side of occlusion's window, in pixels.
+    #[arg(long, default_value_t = SaliencyConfig::default().window)]
+    pub window: usize,
+    /// The step of occlusion's window, in pixels.
+    #[arg(long, default_value_t = SaliencyConfig::default().stride)]
+    pub stride: usize,
+    /// Also measure the map's faithfulness: deletion and insertion curves with their areas,
+    /// and the cascading model-randomisation check (into the JSON).
+    #[arg(long)]
+    pub metrics: bool,
     /// The heatmap PNG; the raw map goes beside it as JSON.
     #[arg(long, default_value = "saliency.png")]
     pub out: PathBuf,
@@ -246,29 +264,13 @@ pub struct SaliencyArgs {
     pub model: ModelArg,
 }
 
-/// Saliency methods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SaliencyMethod {
-    /// The gradient at the photo.
-    Gradient,
-    /// The mean gradient over noisy copies.
-    Smoothgrad,
-    /// The photo minus a black baseline, times the mean gradient on the path between them.
-    IntegratedGradients,
-    /// The photo times its gradient.
-    GradientXInput,
-}
-
-impl SaliencyMethod {
-    /// The library's method.
-    pub fn method(self) -> Method {
-        match self {
-            SaliencyMethod::Gradient => Method::Gradient,
-            SaliencyMethod::Smoothgrad => Method::Smoothgrad,
-            SaliencyMethod::IntegratedGradients => Method::IntegratedGradients,
-            SaliencyMethod::GradientXInput => Method::GradientXInput,
-        }
-    }
+/// The saliency methods of the library's table, each with its line of help.
+fn saliency_methods() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        METHODS
+            .iter()
+            .map(|m| clap::builder::PossibleValue::new(m.name()).help(m.about())),
+    )
 }
 
 /// `spectrum`.

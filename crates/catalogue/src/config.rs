@@ -28,10 +28,19 @@ pub struct CatalogueConfig {
     pub negative: bool,
     /// Dataset examples kept per unit, with photos.
     pub top: usize,
-    /// SmoothGrad samples for the saliency of each unit's best example, with photos.
+    /// The saliency method of each unit's best example, with photos: a name of
+    /// [`excite_views::METHODS`]. Class-activation maps read the unit's own layer.
+    #[serde(default = "default_saliency_method")]
+    pub saliency_method: String,
+    /// Samples (SmoothGrad's noisy copies, Integrated Gradients' steps) of that saliency.
     pub saliency_samples: usize,
     /// Whether the random transforms are on.
     pub transforms: bool,
+}
+
+/// SmoothGrad: the saliency of catalogues made before the method was a setting.
+fn default_saliency_method() -> String {
+    "smoothgrad".into()
 }
 
 impl Default for CatalogueConfig {
@@ -46,6 +55,7 @@ impl Default for CatalogueConfig {
             diversity: 100.0,
             negative: true,
             top: 9,
+            saliency_method: default_saliency_method(),
             saliency_samples: 16,
             transforms: true,
         }
@@ -65,6 +75,7 @@ impl CatalogueConfig {
         if self.top == 0 || self.saliency_samples == 0 {
             return bad("top and saliency samples must be at least 1");
         }
+        excite_views::method(&self.saliency_method)?;
         self.render_config(1, 0).validate()
     }
 

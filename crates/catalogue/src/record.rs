@@ -37,6 +37,14 @@ pub struct ExampleSummary {
     /// The unit's value at its strongest position in its best photo (`top_max[0]`), whose
     /// saliency map is drawn.
     pub saliency_value: f32,
+    /// The method of that saliency map.
+    #[serde(default = "smoothgrad")]
+    pub saliency_method: String,
+}
+
+/// The saliency method of records made before it was recorded.
+fn smoothgrad() -> String {
+    "smoothgrad".into()
 }
 
 /// `unit.json`: one unit of the catalogue.

@@ -11,7 +11,7 @@ use excite_core::{Result, VisualModel};
 use excite_views::output::THUMB;
 use excite_views::photos::load_square;
 use excite_views::strip::strip;
-use excite_views::{ChannelExamples, Examples, Method, SaliencyConfig, saliency};
+use excite_views::{ChannelExamples, Examples, SaliencyConfig, saliency};
 use excite_viz::{
     ChannelRender, backend_name, render_channels, render_diverse_channels, render_negative_channels,
 };
@@ -148,11 +148,8 @@ fn unit_views(
     // its receptive field (a channel mean's spreads over the whole photo as speckle).
     let best = &unit.top_max[0];
     let photo = load_square(&best.image, all.size as u32)?;
-    let saliency_config = SaliencyConfig {
-        method: Method::Smoothgrad,
-        samples: config.saliency_samples,
-        ..SaliencyConfig::default()
-    };
+    let saliency_config =
+        SaliencyConfig::new(&config.saliency_method).with_samples(config.saliency_samples);
     let objective = match best.position {
         Some([row, col]) => neuron(layer, unit.channel, Some((col, row))),
         None => channel(layer, unit.channel),
@@ -162,7 +159,6 @@ fn unit_views(
         &objective,
         from_image(&photo, device),
         &saliency_config,
-        device,
     )?;
     let heat = excite_views::heatmap::overlay(&photo, &map.pixels, map.size);
     Ok(UnitViews {
@@ -178,6 +174,7 @@ fn unit_views(
                 .filter(|best| best.score > 0.0)
                 .map(|best| activation / best.score),
             saliency_value: map.value,
+            saliency_method: map.method.clone(),
         },
     })
 }

@@ -17,14 +17,17 @@ pub mod model;
 pub mod objective;
 pub mod param;
 pub mod percentile;
+pub mod random;
 pub mod receptive_field;
+pub mod rectifier;
 pub mod spectrum;
 pub mod transform;
 
 pub use activations::{Activations, INPUT};
 pub use error::{Error, Result};
-pub use model::VisualModel;
+pub use model::{LayerGradient, RandomisableModel, VisualModel};
 pub use objective::Objective;
 pub use param::{ImageGenerator, ImageParam};
 pub use receptive_field::ReceptiveField;
+pub use rectifier::RectifierRule;
 pub use transform::Transform;

@@ -2,8 +2,31 @@
 
 use burn::tensor::Tensor;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::objective::Objective;
 use crate::receptive_field::ReceptiveField;
+use crate::rectifier::RectifierRule;
+
+/// One forward and backward pass of an objective, seen at one layer: what class-activation
+/// maps weigh.
+#[derive(Debug, Clone)]
+pub struct LayerGradient {
+    /// The objective's value.
+    ///
+    /// # Shapes
+    /// - `[1]`
+    pub value: Tensor<1>,
+    /// The layer's activation.
+    ///
+    /// # Shapes
+    /// - `[N, C, H, W]`
+    pub activation: Tensor<4>,
+    /// The gradient of the objective with respect to the layer's activation.
+    ///
+    /// # Shapes
+    /// - `[N, C, H, W]`
+    pub gradient: Tensor<4>,
+}
 
 /// A model whose layers can be visualized.
 ///
@@ -19,6 +42,45 @@ pub trait VisualModel {
     /// - images: `[N, 3, H, W]`, values in `[0, 1]`
     /// - output: one `[N, C, H', W']` per layer
     fn activations(&self, images: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>>;
+
+    /// [`VisualModel::activations`] with gradients passing back through the model's
+    /// rectifiers by `rule` (deconvnet, guided backpropagation). The default knows only the
+    /// chain rule.
+    ///
+    /// # Shapes
+    /// - images: `[N, 3, H, W]`, values in `[0, 1]`
+    /// - output: one `[N, C, H', W']` per layer
+    fn activations_by_rule(
+        &self,
+        images: Tensor<4>,
+        layers: &[&str],
+        rule: RectifierRule,
+    ) -> Result<Vec<Tensor<4>>> {
+        match rule {
+            RectifierRule::Gradient => self.activations(images, layers),
+            _ => Err(Error::Invalid(format!(
+                "this model cannot pass gradients back by the {rule:?} rule"
+            ))),
+        }
+    }
+
+    /// `objective` on `images`, with layer `at`'s activation and the objective's gradient
+    /// with respect to it, from one forward and one backward pass (on an autodiff device).
+    /// The default cannot read a layer's gradient.
+    ///
+    /// # Shapes
+    /// - images: `[N, 3, H, W]`, values in `[0, 1]`
+    fn layer_gradient(
+        &self,
+        images: Tensor<4>,
+        objective: &Objective,
+        at: &str,
+    ) -> Result<LayerGradient> {
+        let _ = (images, objective);
+        Err(Error::Invalid(format!(
+            "this model cannot read the gradient at layer `{at}`"
+        )))
+    }
 
     /// Where NaN or infinity first appears when `images` run towards `layers` (`the input
     /// image`, or `` layer `x` ``), for the error of a render that turned non-finite; `None` when unknown. The
@@ -37,4 +99,15 @@ pub trait VisualModel {
         let _ = (layer, size);
         None
     }
+}
+
+/// A model whose learned weights can be re-drawn at random, layer by layer: the
+/// model-randomisation sanity check of saliency maps (Adebayo et al. 2018).
+pub trait RandomisableModel: VisualModel {
+    /// The layers with learned weights (convolutions, matrix products), from the input to the
+    /// output.
+    fn weighted_layers(&self) -> Vec<String>;
+    /// Re-draws the learned weights of `layer` (one of [`RandomisableModel::weighted_layers`]):
+    /// normal, zero-mean, with the standard deviation of the trained ones; seeded.
+    fn randomise(&mut self, layer: &str, seed: u64) -> Result<()>;
 }

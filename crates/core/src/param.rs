@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use crate::color::{decorrelated_to_rgb, rgb_to_decorrelated};
 use crate::error::{Error, Result};
 use crate::fourier::{InverseRfft2, spectrum_scale};
+use crate::random::normals;
 
 /// Lucid's divisor of the Fourier image ("magic" 4).
 const FOURIER_DIVISOR: f32 = 4.0;
@@ -213,7 +214,7 @@ impl ImageParam {
             Basis::Pixels { start: None } => (
                 GeneratorBasis::Pixels,
                 random(
-                    normal(&mut rng, b * c * h * w, 0.01),
+                    normals(&mut rng, b * c * h * w, 0.01),
                     [1, b, c, h, w],
                     device,
                 ),
@@ -225,7 +226,7 @@ impl ImageParam {
                     scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
                 };
                 let raw = random(
-                    normal(&mut rng, 2 * b * c * h * wf, 0.01),
+                    normals(&mut rng, 2 * b * c * h * wf, 0.01),
                     [2, b, c, h, wf],
                     device,
                 );
@@ -242,7 +243,7 @@ impl ImageParam {
                     standardize: *standardize,
                 };
                 let phases = if *standardize {
-                    normal(&mut rng, b * c * h * wf, 1.0)
+                    normals(&mut rng, b * c * h * wf, 1.0)
                 } else {
                     (0..b * c * h * wf)
                         .map(|_| rng.random_range(-PI..PI))
@@ -394,7 +395,7 @@ impl ImageGenerator {
             GeneratorBasis::Phase { .. } => [1, b, c, h, wf],
         };
         let n = shape.iter().product();
-        self.image(random(normal(rng, n, sd), shape, device))
+        self.image(random(normals(rng, n, sd), shape, device))
     }
 
     /// The raw parameter in image space, before colour and sigmoid.
@@ -471,17 +472,6 @@ fn unit_magnitude(height: usize, width: usize) -> Vec<f32> {
         .sum();
     let gain = ((height * width) as f32 / energy).sqrt();
     scale.into_iter().map(|s| s * gain).collect()
-}
-
-/// `n` samples of N(0, sd²) (Box–Muller).
-fn normal(rng: &mut StdRng, n: usize, sd: f32) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            let u: f32 = rng.random_range(f32::EPSILON..1.0);
-            let v: f32 = rng.random();
-            sd * (-2.0 * u.ln()).sqrt() * (2.0 * PI * v).cos()
-        })
-        .collect()
 }
 
 #[cfg(test)]

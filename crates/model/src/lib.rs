@@ -29,6 +29,7 @@ mod model;
 mod names;
 mod onnx_file;
 mod ops;
+mod randomise;
 mod receptive;
 mod run;
 mod tokens;

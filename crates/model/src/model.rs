@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Gradients, Tensor};
+use excite_core::RectifierRule;
 use excite_core::files::sha256_hex;
 use excite_core::objective::OUTPUT;
 
@@ -16,6 +17,7 @@ use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
 use crate::onnx_file::read_model;
 use crate::ops::SUPPORTED_OPS;
+use crate::run::Trace;
 use crate::tokens::{PREFIX_SUFFIX, Part, Tokens, tokens_to_nchw};
 use crate::unsupported::UnsupportedReport;
 use crate::value::{Meta, Value};
@@ -360,38 +362,157 @@ impl OnnxModel {
     /// - input: `[N, C, H, W]`
     /// - output: one `[N, C', H', W']` per layer
     pub fn forward_to(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>> {
+        self.forward_traced(input, layers, &mut Trace::default())
+    }
+
+    /// [`OnnxModel::forward_to`] with gradients passing back through the rectifiers by `rule`
+    /// (deconvnet, guided backpropagation; see [`RectifierRule`]).
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`
+    /// - output: one `[N, C', H', W']` per layer
+    pub fn forward_by_rule(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        rule: RectifierRule,
+    ) -> Result<Vec<Tensor<4>>> {
+        let mut trace = Trace {
+            rule,
+            ..Trace::default()
+        };
+        self.forward_traced(input, layers, &mut trace)
+    }
+
+    /// [`OnnxModel::forward_to`] with a probe at layer `at`: the activations of `layers` and
+    /// then of `at`, and a probe that reads the gradient with respect to `at`'s activation
+    /// from the gradients of anything computed from them.
+    ///
+    /// # Shapes
+    /// - input: `[N, C, H, W]`
+    /// - output: one `[N, C', H', W']` per layer and one for `at`
+    pub fn forward_probed(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        at: &str,
+    ) -> Result<(Vec<Tensor<4>>, LayerProbe<'_>)> {
+        if self.single_image && input.dims()[0] > 1 {
+            return Err(ModelError::BadInput(
+                "a probed run of a model that takes one image at a time takes one image".into(),
+            ));
+        }
+        let (name, _) = self.part(at);
+        let mut trace = Trace {
+            probe: Some(self.resolve(name).to_string()),
+            ..Trace::default()
+        };
+        let mut with_at = layers.to_vec();
+        with_at.push(at);
+        let mut values = self.run_layers(input, &with_at, &mut trace)?;
+        let sources = values.split_off(with_at.len());
+        let leaf = trace.probe_leaf.take().ok_or_else(|| {
+            ModelError::BadInput(format!(
+                "layer `{at}` is not computed on the way to {layers:?}"
+            ))
+        })?;
+        let activations = self.layers_to_nchw(values, &with_at, &sources)?;
+        // The probe's own patch embedding, where `at` is a token layer.
+        let own_source = self.tokens(at).and_then(|t| {
+            let at_source = self
+                .token_sources(&with_at)
+                .iter()
+                .position(|s| *s == t.source)?;
+            sources.get(at_source).cloned()
+        });
+        let probe = LayerProbe {
+            model: self,
+            layer: at.to_string(),
+            leaf,
+            sources: own_source.into_iter().collect(),
+        };
+        Ok((activations, probe))
+    }
+
+    /// Runs `layers` under `trace` and converts them to NCHW.
+    fn forward_traced(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        trace: &mut Trace,
+    ) -> Result<Vec<Tensor<4>>> {
         let batch = input.dims()[0];
         if self.single_image && batch > 1 {
             let mut per_layer: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(batch); layers.len()];
             for image in input.split(1, 0) {
-                for (all, one) in per_layer.iter_mut().zip(self.forward_to(image, layers)?) {
+                for (all, one) in per_layer
+                    .iter_mut()
+                    .zip(self.forward_traced(image, layers, trace)?)
+                {
                     all.push(one);
                 }
             }
             return Ok(per_layer.into_iter().map(|t| Tensor::cat(t, 0)).collect());
         }
-        // A token layer needs its patch embedding too, for the grid at this input size.
-        let sources: Vec<&str> = layers
+        let mut values = self.run_layers(input, layers, trace)?;
+        let sources = values.split_off(layers.len());
+        self.layers_to_nchw(values, layers, &sources)
+    }
+
+    /// The raw values of `layers`, followed by those of the patch embeddings of their token
+    /// layers (which give the grid at this input size).
+    fn run_layers(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        trace: &mut Trace,
+    ) -> Result<Vec<Value>> {
+        let sources = self.token_sources(layers);
+        self.run_traced(input, &[layers, &sources].concat(), trace)
+    }
+
+    /// The patch embeddings of the token layers among `layers`.
+    fn token_sources<'a>(&'a self, layers: &[&str]) -> Vec<&'a str> {
+        layers
             .iter()
             .filter_map(|l| self.tokens(l).map(|t| t.source.as_str()))
-            .collect();
-        let mut values = self.run(input, &[layers, &sources].concat())?;
-        let source_values = values.split_off(layers.len());
-        let source_of = |name: &str| {
-            let at = sources.iter().position(|s| *s == name).expect("asked for");
-            &source_values[at]
-        };
+            .collect()
+    }
+
+    /// The raw values of `layers` as NCHW tensors, given the values of their token sources.
+    fn layers_to_nchw(
+        &self,
+        values: Vec<Value>,
+        layers: &[&str],
+        source_values: &[Value],
+    ) -> Result<Vec<Tensor<4>>> {
         values
             .into_iter()
             .zip(layers)
-            .map(|(value, layer)| match self.part(layer) {
-                (name, Some(part)) => {
-                    let tokens = &self.tokens[name];
-                    tokens_to_nchw(name, value, source_of(&tokens.source), tokens, part)
-                }
-                (name, None) => to_nchw(value, name, self.layouts.get(name).copied()),
-            })
+            .map(|(value, layer)| self.layer_to_nchw(value, layer, layers, source_values))
             .collect()
+    }
+
+    /// One raw value of `layer` (one of `layers`) as an NCHW tensor.
+    fn layer_to_nchw(
+        &self,
+        value: Value,
+        layer: &str,
+        layers: &[&str],
+        source_values: &[Value],
+    ) -> Result<Tensor<4>> {
+        match self.part(layer) {
+            (name, Some(part)) => {
+                let tokens = &self.tokens[name];
+                let sources = self.token_sources(layers);
+                let at = sources
+                    .iter()
+                    .position(|s| *s == tokens.source)
+                    .expect("asked for");
+                tokens_to_nchw(name, value, &source_values[at], tokens, part)
+            }
+            (name, None) => to_nchw(value, name, self.layouts.get(name).copied()),
+        }
     }
 
     /// Runs the graph on `input` (normalised, in the model's input layout as ONNX sees it) and
@@ -476,4 +597,37 @@ fn to_nchw(value: Value, layer: &str, layout: Option<Layout>) -> Result<Tensor<4
         Some(Layout::Nhwc) => t.permute(Layout::Nhwc.to_nchw()),
         _ => t,
     })
+}
+
+/// A probe of [`OnnxModel::forward_probed`]: reads the gradient with respect to its layer.
+#[derive(Debug)]
+pub struct LayerProbe<'a> {
+    model: &'a OnnxModel,
+    layer: String,
+    leaf: Value,
+    sources: Vec<Value>,
+}
+
+impl LayerProbe<'_> {
+    /// The gradient with respect to the probed layer's activation, in its NCHW shape; `None`
+    /// when nothing in `grads` depends on it.
+    ///
+    /// # Shapes
+    /// - output: `[N, C, H, W]` of the layer
+    pub fn gradient(&self, grads: &Gradients) -> Result<Option<Tensor<4>>> {
+        let Value::Float { tensor, rank } = &self.leaf else {
+            return Ok(None);
+        };
+        let Some(grad) = tensor.grad(grads) else {
+            return Ok(None);
+        };
+        let value = Value::Float {
+            tensor: grad,
+            rank: *rank,
+        };
+        let layers = [self.layer.as_str()];
+        self.model
+            .layer_to_nchw(value, &self.layer, &layers, &self.sources)
+            .map(Some)
+    }
 }

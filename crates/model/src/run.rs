@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use burn::tensor::Tensor;
+use excite_core::RectifierRule;
 
 use crate::error::{ModelError, Result};
 use crate::graph::Node;
@@ -16,6 +17,22 @@ use crate::value::Value;
 
 /// Told of each evaluated node: the node, its inputs, its first output and its wall time.
 type NodeObserver<'a> = dyn FnMut(&Node, &[Option<&Value>], &Value, f64) + 'a;
+
+/// The ops whose backward pass a [`RectifierRule`] changes: the rectifiers. Smooth activations
+/// and gates (Sigmoid, Tanh, Gelu, Swish, HardSigmoid) keep the chain rule.
+pub const RECTIFIERS: [&str; 4] = ["Relu", "Clip", "LeakyRelu", "HardSwish"];
+
+/// How a run shapes its backward pass.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    /// How gradients pass back through [`RECTIFIERS`].
+    pub rule: RectifierRule,
+    /// A tensor whose value gets a zero tensor added that requires a gradient, so that the
+    /// gradient of anything computed from the run with respect to this tensor can be read.
+    pub probe: Option<String>,
+    /// The zero tensor added to the probe, once the run has computed it.
+    pub probe_leaf: Option<Value>,
+}
 
 /// One node's share of a [`OnnxModel::profile`] run.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +50,17 @@ pub struct NodeStats {
 impl OnnxModel {
     /// Evaluates the planned nodes and returns the raw values of `layers`.
     pub(crate) fn run(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<Value>> {
-        self.run_observed(input, layers, false, &mut |_, _, _, _| {})
+        self.run_traced(input, layers, &mut Trace::default())
+    }
+
+    /// [`OnnxModel::run`], with `trace`'s backward rules and probe.
+    pub(crate) fn run_traced(
+        &self,
+        input: Tensor<4>,
+        layers: &[&str],
+        trace: &mut Trace,
+    ) -> Result<Vec<Value>> {
+        self.run_observed(input, layers, false, trace, &mut |_, _, _, _| {})
     }
 
     /// The first node, in evaluation order, whose output holds NaN or infinity on `input`
@@ -45,15 +72,21 @@ impl OnnxModel {
     /// - input: `[N, C, H, W]`
     pub fn first_non_finite(&self, input: Tensor<4>, layers: &[&str]) -> Result<Option<String>> {
         let mut first = None;
-        self.run_observed(input, layers, false, &mut |node, _, output, _| {
-            if first.is_none()
-                && let Value::Float { tensor, .. } = output
-                && (tensor.clone().is_nan().any().into_scalar::<bool>()
-                    || tensor.clone().is_inf().any().into_scalar::<bool>())
-            {
-                first = Some(node.outputs[0].clone());
-            }
-        })?;
+        self.run_observed(
+            input,
+            layers,
+            false,
+            &mut Trace::default(),
+            &mut |node, _, output, _| {
+                if first.is_none()
+                    && let Value::Float { tensor, .. } = output
+                    && (tensor.clone().is_nan().any().into_scalar::<bool>()
+                        || tensor.clone().is_inf().any().into_scalar::<bool>())
+                {
+                    first = Some(node.outputs[0].clone());
+                }
+            },
+        )?;
         Ok(first)
     }
 
@@ -66,18 +99,25 @@ impl OnnxModel {
     /// - input: `[N, C, H, W]`
     pub fn profile(&self, input: Tensor<4>, layers: &[&str]) -> Result<Vec<NodeStats>> {
         let mut stats = Vec::new();
-        self.run_observed(input, layers, true, &mut |node, inputs, output, seconds| {
-            let flops = node
-                .kernel
-                .as_ref()
-                .map_or(0, |k| k.flops(&Args::new(inputs), output));
-            stats.push(NodeStats {
-                layer: node.outputs[0].clone(),
-                op: node.op_type.clone(),
-                flops,
-                seconds,
-            })
-        })?;
+        let mut trace = Trace::default();
+        self.run_observed(
+            input,
+            layers,
+            true,
+            &mut trace,
+            &mut |node, inputs, output, seconds| {
+                let flops = node
+                    .kernel
+                    .as_ref()
+                    .map_or(0, |k| k.flops(&Args::new(inputs), output));
+                stats.push(NodeStats {
+                    layer: node.outputs[0].clone(),
+                    op: node.op_type.clone(),
+                    flops,
+                    seconds,
+                })
+            },
+        )?;
         Ok(stats)
     }
 
@@ -118,6 +158,7 @@ impl OnnxModel {
         input: Tensor<4>,
         layers: &[&str],
         synchronize: bool,
+        trace: &mut Trace,
         observe: &mut NodeObserver,
     ) -> Result<Vec<Value>> {
         let input = self.model_input(input)?;
@@ -138,7 +179,8 @@ impl OnnxModel {
             let kernel = node.kernel.as_deref().expect("planned nodes are supported");
             let inputs = self.node_inputs(node, &values);
             let started = std::time::Instant::now();
-            let outputs = evaluate(node, kernel, &inputs)?;
+            let mut outputs = evaluate(node, kernel, &inputs)?;
+            trace.shape(node, &inputs, &mut outputs[0]);
             if synchronize {
                 device
                     .sync()
@@ -187,5 +229,28 @@ impl OnnxModel {
             Layout::Nchw => input,
             Layout::Nhwc => input.permute(Layout::Nhwc.from_nchw()),
         })
+    }
+}
+
+impl Trace {
+    /// Applies the rule to a rectifier's output, and adds the probe to its tensor.
+    fn shape(&mut self, node: &Node, inputs: &[Option<&Value>], output: &mut Value) {
+        if self.rule != RectifierRule::Gradient
+            && RECTIFIERS.contains(&node.op_type.as_str())
+            && let (Some(Value::Float { tensor: x, .. }), Value::Float { tensor: y, .. }) =
+                (inputs.first().copied().flatten(), &mut *output)
+        {
+            *y = self.rule.apply(x.clone(), y.clone());
+        }
+        if self.probe.as_deref() == Some(node.outputs[0].as_str())
+            && let Value::Float { tensor, rank } = output
+        {
+            let leaf = Tensor::zeros(tensor.dims(), &tensor.device()).require_grad();
+            *tensor = tensor.clone() + leaf.clone();
+            self.probe_leaf = Some(Value::Float {
+                tensor: leaf,
+                rank: *rank,
+            });
+        }
     }
 }

@@ -2,9 +2,36 @@
 
 use burn::tensor::Tensor;
 use excite_core::transform::resize;
-use excite_core::{Error, ReceptiveField, VisualModel};
+use excite_core::{
+    Activations, Error, LayerGradient, Objective, ReceptiveField, RectifierRule, VisualModel,
+};
 
 use crate::model::OnnxModel;
+
+impl OnnxModel {
+    /// `images` (pixels in `[0, 1]`) as the graph takes them: at the size a model with a
+    /// baked-in size sees, or that a transformer's patches cover (none dropped, as Lucent's
+    /// `fixed_image_size` resamples), normalised.
+    ///
+    /// # Shapes
+    /// - images: `[N, 3, H, W]`
+    /// - output: `[N, 3, H', W']`
+    fn model_input_of(&self, images: Tensor<4>) -> excite_core::Result<Tensor<4>> {
+        let channels = images.dims()[1];
+        if channels != 3 {
+            return Err(Error::Image(format!(
+                "expected RGB images, got {channels} channels"
+            )));
+        }
+        let [_, _, h, w] = images.dims();
+        let size = self.fixed_size().or_else(|| self.patch_cover([h, w]));
+        let images = match size {
+            Some(size) if [h, w] != size => resize(images, size),
+            _ => images,
+        };
+        Ok(self.normalization().apply(images))
+    }
+}
 
 impl VisualModel for OnnxModel {
     fn activations(
@@ -12,23 +39,36 @@ impl VisualModel for OnnxModel {
         images: Tensor<4>,
         layers: &[&str],
     ) -> excite_core::Result<Vec<Tensor<4>>> {
-        let channels = images.dims()[1];
-        if channels != 3 {
-            return Err(Error::Image(format!(
-                "expected RGB images, got {channels} channels"
-            )));
-        }
-        // A model whose export baked its size in sees every image at that size; a
-        // transformer sees it at the size its patches cover, none dropped (as Lucent's
-        // `fixed_image_size` resamples).
-        let [_, _, h, w] = images.dims();
-        let size = self.fixed_size().or_else(|| self.patch_cover([h, w]));
-        let images = match size {
-            Some(size) if [h, w] != size => resize(images, size),
-            _ => images,
-        };
-        let input = self.normalization().apply(images);
-        Ok(self.forward_to(input, layers)?)
+        Ok(self.forward_to(self.model_input_of(images)?, layers)?)
+    }
+
+    fn activations_by_rule(
+        &self,
+        images: Tensor<4>,
+        layers: &[&str],
+        rule: RectifierRule,
+    ) -> excite_core::Result<Vec<Tensor<4>>> {
+        Ok(self.forward_by_rule(self.model_input_of(images)?, layers, rule)?)
+    }
+
+    fn layer_gradient(
+        &self,
+        images: Tensor<4>,
+        objective: &Objective,
+        at: &str,
+    ) -> excite_core::Result<LayerGradient> {
+        let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
+        let input = self.model_input_of(images.clone())?;
+        let (mut activations, probe) = self.forward_probed(input, &layers, at)?;
+        let activation = activations.pop().expect("the probed layer comes last");
+        let value = objective.evaluate(&Activations::new(images, &layers, activations))?;
+        let grads = value.backward();
+        let gradient = probe.gradient(&grads)?.ok_or(Error::NoGradient)?;
+        Ok(LayerGradient {
+            value: value.detach(),
+            activation: activation.detach(),
+            gradient,
+        })
     }
 
     fn locate_non_finite(&self, images: Tensor<4>, layers: &[&str]) -> Option<String> {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod examples;
+pub mod faithfulness;
 pub mod heatmap;
 pub mod output;
 pub mod photos;
@@ -15,4 +16,4 @@ mod top_k;
 
 pub use examples::{ChannelExamples, Examples, ExamplesConfig, Hit, dataset_examples};
 pub use output::{write_examples, write_saliency};
-pub use saliency::{Method, SaliencyConfig, SaliencyMap, saliency};
+pub use saliency::{METHODS, SaliencyConfig, SaliencyMap, SaliencyMethod, method, saliency};

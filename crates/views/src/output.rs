@@ -8,7 +8,10 @@ use excite_core::image_io::{check_writable, save_png, write_atomic};
 use excite_core::{Error, Result};
 use image::RgbImage;
 
+use serde::Serialize;
+
 use crate::examples::Examples;
+use crate::faithfulness::Metrics;
 use crate::heatmap::overlay;
 use crate::saliency::SaliencyMap;
 use crate::strip::strip;
@@ -37,14 +40,29 @@ pub fn write_examples(examples: &Examples, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(strips)
 }
 
+/// The JSON beside a saliency heatmap: the map and, when measured, its faithfulness.
+#[derive(Serialize)]
+struct SaliencyRecord<'a> {
+    #[serde(flatten)]
+    map: &'a SaliencyMap,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<&'a Metrics>,
+}
+
 /// Writes the heatmap of `map` over `photo` (the photo as the model saw it) to `png`, and
-/// the map itself beside it (`png` with the extension `json`); returns the JSON's path.
-pub fn write_saliency(map: &SaliencyMap, photo: &RgbImage, png: &Path) -> Result<PathBuf> {
+/// the map itself with its `metrics` beside it (`png` with the extension `json`); returns the
+/// JSON's path.
+pub fn write_saliency(
+    map: &SaliencyMap,
+    metrics: Option<&Metrics>,
+    photo: &RgbImage,
+    png: &Path,
+) -> Result<PathBuf> {
     let json_path = png.with_extension("json");
     check_writable(png)?;
     check_writable(&json_path)?;
     save_png(&overlay(photo, &map.pixels, map.size), png)?;
-    let json = serde_json::to_vec(map)
+    let json = serde_json::to_vec(&SaliencyRecord { map, metrics })
         .map_err(|e| Error::Invalid(format!("cannot encode the map: {e}")))?;
     write_atomic(&json_path, &json)?;
     Ok(json_path)

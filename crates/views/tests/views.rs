@@ -9,7 +9,7 @@ use excite_core::image_io::from_image;
 use excite_core::{Objective, VisualModel};
 use excite_model::OnnxModel;
 use excite_views::photos::{list_photos, load_square};
-use excite_views::{ExamplesConfig, Method, SaliencyConfig, dataset_examples, saliency};
+use excite_views::{ExamplesConfig, METHODS, SaliencyConfig, dataset_examples, saliency};
 use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -109,7 +109,7 @@ fn a_neurons_saliency_stays_inside_its_receptive_field() {
             .expect("a local layer");
         let objective: Objective = format!("neuron:{layer}:1@{x},{y}").parse().unwrap();
         let config = SaliencyConfig::default();
-        let map = saliency(&model, &objective, image.clone(), &config, &device).unwrap();
+        let map = saliency(&model, &objective, image.clone(), &config).unwrap();
         let [y0, x0, y1, x1] = field.box_at([y, x], [32, 32]);
         let mut support = [usize::MAX, usize::MAX, 0, 0];
         for (i, &v) in map.pixels.iter().enumerate() {
@@ -146,12 +146,8 @@ fn integrated_gradients_add_up_to_the_change_of_the_objective() {
     let image = from_image(&photo, &device);
     for spec in ["logit:4", "add:3"] {
         let objective: Objective = spec.parse().unwrap();
-        let config = SaliencyConfig {
-            method: Method::IntegratedGradients,
-            samples: 64,
-            ..SaliencyConfig::default()
-        };
-        let map = saliency(&model, &objective, image.clone(), &config, &device).unwrap();
+        let config = SaliencyConfig::new("integrated-gradients").with_samples(64);
+        let map = saliency(&model, &objective, image.clone(), &config).unwrap();
         let total: f32 = map.pixels.iter().sum();
         let change = map.value - map.baseline_value.unwrap();
         assert!(
@@ -167,35 +163,44 @@ fn every_method_gives_a_finite_map_of_the_photo_size() {
     let bundled = OnnxModel::load(repo("models/efficientnet_lite0.onnx"), &device).unwrap();
     let tiny = tiny(&device);
     let cat = load_square(&repo("testdata/chelsea_224.png"), 224).unwrap();
-    for (model, spec, size) in [(&bundled, "logit:282", 224), (&tiny, "logit:4", 32)] {
+    for (model, spec, size, layer) in [
+        (&bundled, "logit:282", 224, "blocks.6"),
+        (&tiny, "logit:4", 32, "add"),
+    ] {
         let image = from_image(
             &image::imageops::resize(&cat, size, size, image::imageops::FilterType::Triangle),
             &device,
         );
-        for method in [
-            Method::Gradient,
-            Method::Smoothgrad,
-            Method::IntegratedGradients,
-            Method::GradientXInput,
-        ] {
+        for method in METHODS {
             let config = SaliencyConfig {
-                method,
-                samples: 4,
-                ..SaliencyConfig::default()
+                samples: Some(4),
+                layer: Some(layer.into()),
+                window: size as usize / 4,
+                stride: size as usize / 4,
+                ..SaliencyConfig::new(method.name())
             };
             let objective: Objective = spec.parse().unwrap();
-            let map = saliency(model, &objective, image.clone(), &config, &device).unwrap();
+            let map = saliency(model, &objective, image.clone(), &config).unwrap();
+            let name = method.name();
             let size = size as usize;
+            assert_eq!(map.method, name);
             assert_eq!(map.size, [size, size]);
             assert_eq!(map.pixels.len(), size * size);
-            assert_eq!(map.channels.len(), 3 * size * size);
-            assert!(
-                map.pixels.iter().all(|v| v.is_finite()),
-                "{spec} {method:?}"
-            );
+            match &map.layer_map {
+                Some(layer_map) => {
+                    assert!(method.reads_layer(), "{name}");
+                    assert!(map.channels.is_empty(), "{name}");
+                    assert_eq!(
+                        layer_map.values.len(),
+                        layer_map.size[0] * layer_map.size[1]
+                    );
+                }
+                None => assert_eq!(map.channels.len(), 3 * size * size, "{name}"),
+            }
+            assert!(map.pixels.iter().all(|v| v.is_finite()), "{spec} {name}");
             assert!(
                 map.pixels.iter().any(|&v| v != 0.0),
-                "{spec} {method:?} is all zero"
+                "{spec} {name} is all zero"
             );
         }
     }

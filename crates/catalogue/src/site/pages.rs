@@ -238,8 +238,8 @@ fn examples(channel: usize, record: &UnitRecord) -> String {
             "small",
             saliency,
             &format!(
-                "{photo}{place}: {:.4} (SmoothGrad)",
-                examples.saliency_value
+                "{photo}{place}: {:.4} ({})",
+                examples.saliency_value, examples.saliency_method
             )
         ),
     )

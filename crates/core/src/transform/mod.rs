@@ -11,6 +11,8 @@ use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use rand::rngs::StdRng;
 
+use crate::random::normal;
+
 /// One transform. Every image of a batch gets the same random draw.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transform {
@@ -151,13 +153,6 @@ fn crops(
         .map(|_| noise * (normal(rng) + rng.random::<f32>() - 0.5))
         .collect();
     sampled + Tensor::from_data(TensorData::new(jitter, [n, c, output, output]), &device)
-}
-
-/// A standard normal draw (Box-Muller).
-fn normal(rng: &mut StdRng) -> f32 {
-    let u: f32 = rng.random_range(f32::EPSILON..1.0);
-    let v: f32 = rng.random();
-    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
 }
 
 /// The spread of MACO's crop centres around the image's middle, as a fraction of its side.
