@@ -166,6 +166,14 @@ pub fn run(args: &BenchArgs, device: &Device) -> Result<()> {
         plain,
     };
     println!("machine: {}", machine(device));
+    if args.saliency {
+        return crate::bench_saliency::run(
+            device,
+            args.saliency_samples,
+            std::path::Path::new("saliency_faithfulness.json"),
+            std::path::Path::new("saliency_methods.png"),
+        );
+    }
     if args.views {
         return bench.examples_throughput();
     }

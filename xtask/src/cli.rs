@@ -236,9 +236,10 @@ pub struct SaliencyArgs {
     /// The objective whose sensitivity is mapped, e.g. `logit:282` or `neuron:blocks.5:3`.
     #[arg(long)]
     pub objective: String,
-    /// How the map is computed.
-    #[arg(long, default_value = "gradient", value_parser = saliency_methods())]
-    pub method: String,
+    /// How the map is computed; several, separated by commas, make a panel of their heatmaps
+    /// side by side (each map's JSON beside it, named after its method).
+    #[arg(long, default_value = "gradient", value_parser = saliency_methods(), value_delimiter = ',')]
+    pub method: Vec<String>,
     /// Noisy copies (smoothgrad; default 32) or path steps (integrated-gradients; default
     /// 128: deep networks need hundreds for the attributions to add up closely).
     #[arg(long)]
@@ -301,6 +302,13 @@ pub struct BenchArgs {
     /// Only the throughput of dataset examples over the demo photos.
     #[arg(long)]
     pub views: bool,
+    /// Only the saliency methods' faithfulness and time on demo photos (writes
+    /// `saliency_faithfulness.json` and `saliency_methods.png` into the current folder).
+    #[arg(long)]
+    pub saliency: bool,
+    /// With `--saliency`: SmoothGrad's copies and Integrated Gradients' steps.
+    #[arg(long, default_value_t = 32)]
+    pub saliency_samples: usize,
 }
 
 /// Settings of the gradient ascent, shared by the rendering commands.

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the excite command line. It parses arguments and calls the library.
 
 mod bench;
+mod bench_saliency;
 mod catalogue;
 mod classify;
 mod cli;
@@ -63,6 +64,18 @@ fn one_line(error: &anyhow::Error) -> String {
     text
 }
 
+/// A command-line error on one line: clap's message and the values it offers, without its
+/// hint to try `--help`.
+fn clap_one_line(error: &clap::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; called once, first thing, before any other thread.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
@@ -71,7 +84,14 @@ fn main() -> ExitCode {
     // A panic is a bug: one line for it (the library turns a panic inside the backend into an
     // error naming the node, which follows on its own line).
     std::panic::set_hook(Box::new(|info| eprintln!("internal error: {info}")));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("error: {}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = cli
         .backend
         .parse::<Backend>()

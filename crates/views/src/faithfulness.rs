@@ -22,21 +22,39 @@ use serde::Serialize;
 
 use crate::saliency::{SaliencyConfig, SaliencyMap, saliency, values_per_image};
 
-/// Settings of [`deletion_insertion`].
+/// Settings of [`deletion_insertion`] and [`measured_saliency`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurveConfig {
+pub struct MetricsConfig {
     /// Points of each curve after the first (fractions `0, 1/steps, .., 1`).
     pub steps: usize,
     /// Images per forward pass.
     pub batch: usize,
+    /// Where the cascading randomisation makes the map again: after re-drawing this fraction
+    /// of the weighted layers from the top (at least the top one), ascending.
+    pub cascade: Vec<f32>,
 }
 
-impl Default for CurveConfig {
+impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             steps: 16,
             batch: 8,
+            cascade: vec![0.0, 0.25, 0.5, 1.0],
         }
+    }
+}
+
+impl MetricsConfig {
+    /// The cascade's checkpoints as counts of the `layers` weighted layers.
+    fn checkpoints(&self, layers: usize) -> Vec<usize> {
+        let mut counts: Vec<usize> = self
+            .cascade
+            .iter()
+            .map(|f| ((f.clamp(0.0, 1.0) * layers as f32).round() as usize).clamp(1, layers.max(1)))
+            .collect();
+        counts.sort_unstable();
+        counts.dedup();
+        counts
     }
 }
 
@@ -63,8 +81,7 @@ pub struct Curves {
 pub struct Metrics {
     /// Deletion and insertion.
     pub curves: Curves,
-    /// The cascading randomisation, after the top layer, a quarter, half and all of the
-    /// weighted layers.
+    /// The cascading randomisation, at the checkpoints of [`MetricsConfig::cascade`].
     pub randomisation: Vec<Randomised>,
     /// The wall time of the map on the trained model, in seconds.
     pub seconds: f32,
@@ -80,16 +97,13 @@ pub fn measured_saliency(
     objective: &Objective,
     image: Tensor<4>,
     config: &SaliencyConfig,
-    curve: &CurveConfig,
+    metrics: &MetricsConfig,
 ) -> Result<(SaliencyMap, Metrics)> {
     let started = std::time::Instant::now();
     let map = saliency(&*model, objective, image.clone(), config)?;
     let seconds = started.elapsed().as_secs_f32();
-    let curves = deletion_insertion(&*model, objective, image.clone(), &map.pixels, curve)?;
-    let n = model.weighted_layers().len();
-    let mut checkpoints = vec![1, n / 4, n / 2, n];
-    checkpoints.retain(|&c| c > 0);
-    checkpoints.dedup();
+    let curves = deletion_insertion(&*model, objective, image.clone(), &map.pixels, metrics)?;
+    let checkpoints = metrics.checkpoints(model.weighted_layers().len());
     let randomisation =
         cascading_randomisation(model, objective, image, config, &map.pixels, &checkpoints)?;
     Ok((
@@ -112,7 +126,7 @@ pub fn deletion_insertion(
     objective: &Objective,
     image: Tensor<4>,
     map: &[f32],
-    config: &CurveConfig,
+    config: &MetricsConfig,
 ) -> Result<Curves> {
     let [n, c, h, w] = image.dims();
     if n != 1 || c != 3 || map.len() != h * w {
@@ -276,6 +290,13 @@ mod tests {
     #[test]
     fn ties_share_their_mean_rank() {
         assert_eq!(ranks(&[0.0, 2.0, 0.0, -1.0]), [0.5, 3.0, 0.5, 2.0]);
+    }
+
+    #[test]
+    fn the_cascade_counts_layers_from_the_top() {
+        let config = MetricsConfig::default();
+        assert_eq!(config.checkpoints(65), [1, 16, 33, 65]);
+        assert_eq!(config.checkpoints(2), [1, 2]);
     }
 
     #[test]

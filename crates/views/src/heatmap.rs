@@ -1,7 +1,10 @@
 //! Saliency maps as pictures: a colour scale, and the map blended over its photo.
 
+use excite_core::grid::grid;
 use excite_core::percentile::percentile;
 use image::{Rgb, RgbImage};
+
+use crate::saliency::SaliencyMap;
 
 /// The colour scale (dark blue through red to yellow), as stops from 0 to 1.
 const STOPS: [[f32; 3]; 5] = [
@@ -67,6 +70,17 @@ pub fn overlay(photo: &RgbImage, map: &[f32], size: [usize; 2]) -> RgbImage {
             (grey * (1.0 - alpha) + h[c] as f32 * alpha).round() as u8
         }))
     })
+}
+
+/// The heatmaps of `maps` (of one photo, each the photo's size) over `photo` side by side,
+/// `columns` to a row, each labelled with its method.
+pub fn panel(photo: &RgbImage, maps: &[SaliencyMap], columns: usize) -> RgbImage {
+    let heatmaps: Vec<RgbImage> = maps
+        .iter()
+        .map(|m| overlay(photo, &m.pixels, m.size))
+        .collect();
+    let labels: Vec<String> = maps.iter().map(|m| m.method.clone()).collect();
+    grid(&heatmaps, &labels, columns)
 }
 
 #[cfg(test)]

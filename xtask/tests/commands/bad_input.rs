@@ -117,6 +117,52 @@ fn bad_input_is_one_readable_line() {
         out.to_str().unwrap(),
     ]);
     assert!(line.contains("cannot create"), "{line}");
+    let photo = repo("testdata/chelsea_224.png");
+    let photo = photo.to_str().unwrap();
+    let line = fails(&[
+        "saliency",
+        "--model",
+        tiny,
+        "--image",
+        photo,
+        "--objective",
+        "logit:1",
+        "--method",
+        "guided",
+    ]);
+    assert!(
+        line.contains("invalid value 'guided'") && line.contains("guided-backprop, grad-cam"),
+        "{line}"
+    );
+    let line = fails(&[
+        "saliency",
+        "--model",
+        tiny,
+        "--image",
+        photo,
+        "--objective",
+        "logit:1",
+        "--method",
+        "grad-cam",
+        "--layer",
+        "ad",
+    ]);
+    assert!(line.contains("did you mean add"), "{line}");
+    let line = fails(&[
+        "saliency",
+        "--model",
+        tiny,
+        "--image",
+        photo,
+        "--objective",
+        "logit:1",
+        "--method",
+        "grad-cam",
+    ]);
+    assert!(
+        line.contains("needs a convolutional or token layer"),
+        "{line}"
+    );
 }
 
 fn render_layer_args<'a>(tiny: &'a str, out: &'a str) -> Vec<&'a str> {

@@ -81,6 +81,64 @@ fn saliency_writes_a_heatmap_and_the_raw_map() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every method of the table on the exported torchvision ResNet, with its faithfulness, as one
+/// panel: the `--method` values come from the library's table.
+#[test]
+fn every_saliency_method_runs_on_an_exported_resnet_with_its_metrics() {
+    let dir = std::env::temp_dir().join(format!("excite-methods-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let panel = dir.join("panel.png");
+    let methods: Vec<&str> = excite::views::METHODS.iter().map(|m| m.name()).collect();
+    let out = xtask(&[
+        "saliency",
+        "--model",
+        repo("testdata/saliency/torch_resnet_relu.onnx")
+            .to_str()
+            .unwrap(),
+        "--image",
+        repo("testdata/saliency/input_96.png").to_str().unwrap(),
+        "--objective",
+        "logit:4",
+        "--method",
+        &methods.join(","),
+        "--layer",
+        "/layer3/layer3.0/relu3/Relu_output_0",
+        "--samples",
+        "4",
+        "--metrics",
+        "--out",
+        panel.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains(&format!("panel of {} methods", methods.len())),
+        "{out}"
+    );
+    assert!(image::open(&panel).unwrap().width() > 96 * 5);
+    let mut all_deleted = Vec::new();
+    for method in methods {
+        let json = dir.join(format!("panel_{method}.json"));
+        let map: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(map["method"], method);
+        let metrics = &map["metrics"];
+        let deletion = metrics["curves"]["deletion"]["values"].as_array().unwrap();
+        assert_eq!(deletion.len(), 17, "{method}");
+        all_deleted.push(deletion[16].as_f64().unwrap());
+        assert!(
+            metrics["randomisation"].as_array().unwrap().len() >= 2,
+            "{method}"
+        );
+    }
+    // Deleting every pixel leaves the same black photo, whatever the order.
+    assert!(
+        all_deleted
+            .iter()
+            .all(|v| (v - all_deleted[0]).abs() < 1e-4),
+        "{all_deleted:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn render_with_alpha_writes_an_rgba_picture() {
     let dir = std::env::temp_dir().join(format!("excite-alpha-{}", std::process::id()));
