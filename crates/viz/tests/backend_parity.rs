@@ -10,9 +10,9 @@
 ))]
 
 use burn::tensor::{Device, Tensor, TensorData};
-use excite_core::ImageParam;
 use excite_core::objective::channel;
 use excite_core::transform::Transform;
+use excite_core::{ImageParam, RectifierRule};
 use excite_model::OnnxModel;
 use excite_viz::{Backend, RenderConfig, render};
 
@@ -73,15 +73,37 @@ fn matches_flex(backend: Backend, image_worst: f32) {
                 .with_param(ImageParam::fourier().with_size(32, 32).with_batch(2))
         };
         let out = render(&model, &channel("add", 3), &config, device).unwrap();
+        // The modified rectifier rules (one custom autodiff op): the input's gradient.
+        let rules: Vec<f32> = [RectifierRule::Deconvnet, RectifierRule::GuidedBackprop]
+            .into_iter()
+            .flat_map(|rule| {
+                let x = input(device).require_grad();
+                let y = model.forward_by_rule(x.clone(), &["add"], rule).unwrap();
+                let grads = y[0].clone().sum().backward();
+                x.grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            })
+            .collect();
         (
             logits,
             out.images.into_data().try_to_vec::<f32>().unwrap(),
             out.history,
+            rules,
         )
     };
-    let (l_cpu, i_cpu, h_cpu) = values(&cpu);
-    let (l_other, i_other, h_other) = values(&other);
+    let (l_cpu, i_cpu, h_cpu, r_cpu) = values(&cpu);
+    let (l_other, i_other, h_other, r_other) = values(&other);
     close(l_cpu, l_other, 1e-3, 1e-4, "logits");
+    close(
+        r_cpu,
+        r_other,
+        1e-3,
+        1e-4,
+        "deconvnet and guided-backprop gradients",
+    );
     close(h_cpu, h_other, 1e-2, 1e-3, "objective history");
     // Adam divides by the root of the squared gradients, so where a gradient is tiny, rounding
     // differences between backends move a parameter by up to a step; a couple of grey levels.
