@@ -2,7 +2,7 @@
 //! from Keras, paddle2onnx; see `testdata/exported/README.md`) compute what onnxruntime
 //! computes: the graph output and several intermediate tensors of each (token tensors and
 //! attention probabilities of the transformers among them), within 1e-4 relative, every
-//! value where the record holds them all, as the graph holds them (any rank, own layout).
+//! value, as the graph holds them (any rank, own layout).
 
 use std::path::{Path, PathBuf};
 
@@ -54,9 +54,31 @@ fn input(shape: &[usize], device: &Device) -> Tensor<4> {
     )
 }
 
+/// Every value of a recorded tensor, flat: `values` in the record, or `values_npy` (a slice of a
+/// float32 `.npy` file in `dir`) for the largest.
+pub fn recorded_values(want: &Json, dir: &Path) -> Vec<f64> {
+    if let Some(all) = want["values"].as_array() {
+        return all.iter().map(|v| v.as_f64().unwrap()).collect();
+    }
+    let npy = &want["values_npy"];
+    let file = npy["file"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the record holds neither `values` nor `values_npy`"));
+    let bytes = std::fs::read(dir.join(file)).unwrap();
+    let all = npyz::NpyFile::new(&bytes[..])
+        .unwrap()
+        .into_vec::<f32>()
+        .unwrap();
+    let offset = npy["offset"].as_u64().unwrap() as usize;
+    let count = npy["count"].as_u64().unwrap() as usize;
+    all[offset..offset + count]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect()
+}
+
 /// The values of a tensor that differ from onnxruntime's by more than `1e-4` relative (to
-/// the value plus the tensor's mean magnitude): every value where the record holds them
-/// all, else its samples. The first failure, if any.
+/// the value plus the tensor's mean magnitude), over every value. The first failure, if any.
 fn compare(name: &str, got: &[f32], want: &Json) -> Option<String> {
     let count = got.len();
     let abs_sum = want["abs_sum"].as_f64().unwrap();
@@ -66,20 +88,11 @@ fn compare(name: &str, got: &[f32], want: &Json) -> Option<String> {
     if (sum - want_sum).abs() > 1e-4 * abs_sum.max(1.0) {
         return Some(format!("{name}: sum {sum} != {want_sum}"));
     }
-    let expected: Vec<(usize, f64)> = match want["values"].as_array() {
-        Some(all) => all
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .enumerate()
-            .collect(),
-        None => want["samples"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| (s[0].as_u64().unwrap() as usize, s[1].as_f64().unwrap()))
-            .collect(),
-    };
-    if want["values"].is_array() && expected.len() != count {
+    let expected: Vec<(usize, f64)> = recorded_values(want, &exported())
+        .into_iter()
+        .enumerate()
+        .collect();
+    if expected.len() != count {
         return Some(format!("{name}: {count} values, want {}", expected.len()));
     }
     let (worst, at) = expected

@@ -3,6 +3,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use excite_model::OnnxModel;
 
+use crate::exported_models::recorded_values;
 use crate::gradient_check::check_gradient;
 use serde_json::Value as Json;
 
@@ -28,13 +29,26 @@ fn dims(v: &Json) -> Vec<usize> {
     serde_json::from_value(v.clone()).unwrap()
 }
 
+/// The largest error of `got` against every recorded value of `want`, relative to the value
+/// plus the tensor's mean magnitude (as the exported models' parity measures it).
+fn worst_error(name: &str, got: &[f32], want: &Json) -> f64 {
+    let expected = recorded_values(want, &testdata(""));
+    assert_eq!(got.len(), expected.len(), "{name}: count");
+    let scale = expected.iter().map(|v| v.abs()).sum::<f64>() / expected.len() as f64 + 1e-6;
+    got.iter()
+        .zip(&expected)
+        .map(|(&g, &e)| (f64::from(g) - e).abs() / (e.abs() + scale))
+        .fold(0.0, f64::max)
+}
+
 fn tiny_input(device: &Device) -> Tensor<4> {
     let f = fixture("tiny_cnn_fixture.json");
     Tensor::from_data(TensorData::new(floats(&f["input"]), [1, 3, 32, 32]), device)
 }
 
 /// Runs `model` on the fixture's input and compares every float node output with onnxruntime's
-/// (shape, sum, first values; 1e-4). `rename` maps fixture node names to layer names.
+/// (shape, sum, every value within 1e-4 relative). `rename` maps fixture node names to layer
+/// names.
 fn every_node_matches(model_file: &str, fixture_file: &str, rename: &[(&str, &str)]) {
     let f = fixture(fixture_file);
     let device = Device::flex();
@@ -101,9 +115,8 @@ fn every_node_matches(model_file: &str, fixture_file: &str, rename: &[(&str, &st
             (sum - want_sum).abs() <= 1e-4 * abs_sum.max(1.0),
             "{name}: sum {sum} vs {want_sum}"
         );
-        for (i, (got, want)) in values.iter().zip(floats(&expected["first"])).enumerate() {
-            assert!((got - want).abs() < 1e-4, "{name}[{i}]: {got} vs {want}");
-        }
+        let worst = worst_error(name, &values, expected);
+        assert!(worst <= 1e-4, "{name}: relative error {worst:.2e}");
     }
 }
 
@@ -206,9 +219,11 @@ fn efficientnet_lite0_classifies_chelsea_like_onnxruntime() {
             (sum - want_sum).abs() < 1e-4 * want_sum.abs().max(1.0),
             "{name}: {sum} vs {want_sum}"
         );
-        for (got, want) in values.iter().zip(floats(&expected["first8"])) {
-            assert!((got - want).abs() < 1e-3, "{name}: {got} vs {want}");
-        }
+        // Measured: 1.3e-5 at `blocks.3.dw.relu6` to 1.03e-4 at `head.relu6`, the 50th
+        // convolution, whose float32 sums onnxruntime orders differently (it fuses Conv+Clip).
+        let worst = worst_error(name, &values, expected);
+        eprintln!("{name}: relative error {worst:.2e}");
+        assert!(worst <= 2e-4, "{name}: relative error {worst:.2e}");
     }
 }
 
