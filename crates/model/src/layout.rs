@@ -72,3 +72,26 @@ mod tests {
         );
     }
 }
+
+/// The side taken for a dynamic spatial axis when nothing else says.
+pub const DEFAULT_SIDE: usize = 224;
+
+/// The input shape to infer with: one image of `size` (else the declared static size, dynamic
+/// axes taken as 224) with the declared channels (else three).
+pub(crate) fn probe_shape(
+    declared: &[Option<usize>],
+    layout: Layout,
+    size: Option<[usize; 2]>,
+) -> Vec<usize> {
+    let dim = |i: usize| declared.get(i).copied().flatten().unwrap_or(DEFAULT_SIDE);
+    let (h, w) = match (size, layout) {
+        (Some([h, w]), _) => (h, w),
+        (None, Layout::Nchw) => (dim(2), dim(3)),
+        (None, Layout::Nhwc) => (dim(1), dim(2)),
+    };
+    let channels = |i: usize| declared.get(i).copied().flatten().unwrap_or(3);
+    match layout {
+        Layout::Nchw => vec![1, channels(1), h, w],
+        Layout::Nhwc => vec![1, h, w, channels(3)],
+    }
+}

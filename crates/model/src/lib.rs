@@ -33,6 +33,7 @@ mod randomise;
 mod receptive;
 mod run;
 mod tokens;
+mod trace;
 mod unsupported;
 mod value;
 mod visual;

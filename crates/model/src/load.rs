@@ -11,7 +11,7 @@ use onnx_ir::{ModelProto, NodeProto, ValueInfoProto};
 use crate::error::{ModelError, Result};
 use crate::graph::{Node, display_name, topological};
 use crate::infer::{Inferred, evaluate, infer_graph};
-use crate::layout::Layout;
+use crate::layout::{Layout, probe_shape};
 use crate::manifest::Normalization;
 use crate::model::{LayerInfo, OnnxModel};
 use crate::onnx_file::{Attributes, read_tensor};
@@ -23,9 +23,6 @@ use crate::value::{Meta, Value};
 
 /// The largest image side a model may declare (far above any CNN's input).
 const MAX_INPUT_SIDE: usize = 4096;
-
-/// The side taken for a dynamic spatial axis when nothing else says.
-pub const DEFAULT_SIDE: usize = 224;
 
 impl OnnxModel {
     /// Builds a model from decoded ONNX; `base_dir` resolves external-data files. No manifest
@@ -233,26 +230,6 @@ fn layer_list(
         }
     }
     layers
-}
-
-/// The input shape to infer with: one image of `size` (else the declared static size, dynamic
-/// axes taken as 224) with the declared channels (else three).
-pub(crate) fn probe_shape(
-    declared: &[Option<usize>],
-    layout: Layout,
-    size: Option<[usize; 2]>,
-) -> Vec<usize> {
-    let dim = |i: usize| declared.get(i).copied().flatten().unwrap_or(DEFAULT_SIDE);
-    let (h, w) = match (size, layout) {
-        (Some([h, w]), _) => (h, w),
-        (None, Layout::Nchw) => (dim(2), dim(3)),
-        (None, Layout::Nhwc) => (dim(1), dim(2)),
-    };
-    let channels = |i: usize| declared.get(i).copied().flatten().unwrap_or(3);
-    match layout {
-        Layout::Nchw => vec![1, channels(1), h, w],
-        Layout::Nhwc => vec![1, h, w, channels(3)],
-    }
 }
 
 /// The height and width of an input shape in `layout`.

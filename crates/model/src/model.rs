@@ -11,14 +11,13 @@ use excite_core::objective::OUTPUT;
 use crate::error::{ModelError, Result};
 use crate::graph::Node;
 use crate::infer::infer_graph;
-use crate::layout::Layout;
-use crate::load::probe_shape;
+use crate::layout::{Layout, probe_shape};
 use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
 use crate::onnx_file::read_model;
 use crate::ops::SUPPORTED_OPS;
-use crate::run::Trace;
 use crate::tokens::{PREFIX_SUFFIX, Part, Tokens, tokens_to_nchw};
+use crate::trace::Trace;
 use crate::unsupported::UnsupportedReport;
 use crate::value::{Meta, Value};
 

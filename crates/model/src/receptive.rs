@@ -7,7 +7,7 @@ use excite_core::ReceptiveField;
 
 use crate::error::Result;
 use crate::infer::infer_graph;
-use crate::load::probe_shape;
+use crate::layout::probe_shape;
 use crate::model::OnnxModel;
 use crate::ops::{Args, Spatial};
 use crate::value::Meta;

@@ -433,6 +433,54 @@ fn same_settings_render_the_committed_images() {
     }
 }
 
+/// The golden renders that also run on the default path (the transforms as one resampling at
+/// a constant size), committed in `testdata/golden/constant/avx512/`: made on an AVX-512
+/// machine, where they must match byte for byte; elsewhere the matrix products round
+/// differently, and every pixel must be within two grey levels.
+const CONSTANT: [&str; 3] = ["render_sum.png", "render_logit.png", "render_dream.png"];
+
+#[test]
+fn the_constant_size_path_renders_the_committed_images() {
+    let out = scratch("golden-constant");
+    #[cfg(target_arch = "x86_64")]
+    let exact = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let exact = false;
+    for (file, args) in GOLDEN.iter().filter(|(f, _)| CONSTANT.contains(f)) {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        for arg in args.iter_mut().filter(|a| a.starts_with("testdata/")) {
+            *arg = repo(arg).to_string_lossy().into_owned();
+        }
+        let png = out.join(file);
+        args.extend(["--out".to_string(), png.to_string_lossy().into_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = xtask(&args);
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let committed = repo(&format!("testdata/golden/constant/avx512/{file}"));
+        if exact {
+            assert!(
+                std::fs::read(&png).unwrap() == std::fs::read(&committed).unwrap(),
+                "{file} differs"
+            );
+        } else {
+            let (got, want) = (image::open(&png).unwrap(), image::open(&committed).unwrap());
+            let worst = got
+                .to_rgb8()
+                .as_raw()
+                .iter()
+                .zip(want.to_rgb8().as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(worst <= 2, "{file}: a pixel differs by {worst} grey levels");
+        }
+    }
+}
+
 #[test]
 fn a_record_resumes_only_its_own_run_and_repairs_damaged_images() {
     let dir = scratch("mix");

@@ -2,6 +2,27 @@
 //! that parses a node into a [`Kernel`], which infers the output shapes (checking the
 //! operands) and evaluates on Burn tensors. The operators live in one file per family, each
 //! function with its ONNX specification link.
+//!
+//! Where a new operator goes, by family (one file each):
+//!
+//! | file | operators |
+//! |---|---|
+//! | `activation.rs` | element-wise functions of one tensor ([`Kernel`]s built by `unary`): Relu, Sigmoid, Erf, Clip, HardSwish, ... |
+//! | `elementwise.rs` | element-wise functions of two or more tensors with broadcasting: Add, Mul, Pow, Where, PRelu, comparisons |
+//! | `conv.rs` | Conv |
+//! | `matmul.rs` | Gemm, MatMul |
+//! | `pool.rs` | MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool (windows in `window.rs`) |
+//! | `norm.rs` | BatchNormalization, InstanceNormalization, LayerNormalization, LRN |
+//! | `reduce.rs` | Reduce*, Softmax, LogSoftmax |
+//! | `reshape.rs` | shape-only ops: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout |
+//! | `transpose.rs`, `pad.rs`, `resize.rs`, `broadcast.rs`, `concat.rs`, `slice.rs` | Transpose; Pad; Resize, Upsample; Expand, Tile; Concat, Split; Slice, Gather |
+//! | `constant.rs`, `host.rs` | values made by the graph (Constant, Shape, Cast, Range) and the integer shape arithmetic on the host |
+//!
+//! Then one line in [`TABLE`]. A test of the new op goes in its file, like
+//! `activation.rs`'s `clip_matches_clamp_on_every_kind_of_bound` (the kernel against a direct
+//! computation); the op-zoo fixtures (`testdata/make_op_zoo*.py`) compare it with onnxruntime
+//! on every value, and `crates/model/tests/model/gradient_check.rs` its gradient with finite
+//! differences.
 
 use std::fmt::Debug;
 use std::sync::LazyLock;

@@ -30,8 +30,11 @@ enum Sampling {
         coordinates: Coordinates,
         rounding: Rounding,
     },
-    /// Bilinear, with corners aligned or half-pixel centres.
+    /// Bilinear, with corners aligned or half-pixel centres (Burn's `interpolate`).
     Linear { align_corners: bool },
+    /// Bilinear under a coordinate transform `interpolate` lacks (asymmetric: the legacy
+    /// `Upsample` and opset-10 `Resize`), as a product with one weight matrix per axis.
+    LinearWeights(Coordinates),
     /// Bicubic with coefficient `a` (PyTorch's −0.75, TensorFlow's −0.5), as a product with
     /// one weight matrix per axis (so it is exact for every ONNX option and differentiable
     /// on every backend).
@@ -152,9 +155,7 @@ fn kernel(ctx: &Ctx, target: Target) -> Result<Box<dyn Kernel>, String> {
             "align_corners" => Sampling::Linear {
                 align_corners: true,
             },
-            _ if legacy => Sampling::Linear {
-                align_corners: false,
-            },
+            "asymmetric" => Sampling::LinearWeights(Coordinates::Asymmetric),
             other => {
                 return Err(format!(
                     "linear resizing with coordinates `{other}` is not supported"
@@ -221,6 +222,42 @@ fn source_coordinate(x: f32, len: usize, out: usize, scale: f32, coordinates: Co
     }
 }
 
+/// The `[out, len]` matrix of linear interpolation along an axis of `len` resized to `out` at
+/// `scale`: each output between the two inputs around its source coordinate, edge values
+/// repeated beyond the ends (ONNX's reference).
+fn linear_weights(len: usize, out: usize, scale: f32, coordinates: Coordinates) -> Vec<f32> {
+    let mut matrix = vec![0f32; out * len];
+    let last = len as i64 - 1;
+    for o in 0..out {
+        let x = source_coordinate(o as f32, len, out, scale, coordinates);
+        let left = x.floor();
+        let ratio = x - left;
+        let left = left as i64;
+        matrix[o * len + left.clamp(0, last) as usize] += 1.0 - ratio;
+        matrix[o * len + (left + 1).clamp(0, last) as usize] += ratio;
+    }
+    matrix
+}
+
+/// Resizes the two last axes of `input` to `size` by the `[out, len]` weight matrices that
+/// `weights(axis)` gives (axis 0: rows, 1: columns).
+///
+/// # Shapes
+/// - input: `[N, C, H, W]`
+/// - output: `[N, C, size[0], size[1]]`
+fn separable(input: Tensor<4>, size: [usize; 2], weights: impl Fn(usize) -> Vec<f32>) -> Tensor<4> {
+    let [n, c, h, w] = input.dims();
+    let device = input.device();
+    let rows = Tensor::<2>::from_data(TensorData::new(weights(0), [size[0], h]), &device);
+    let columns = Tensor::<2>::from_data(TensorData::new(weights(1), [size[1], w]), &device);
+    let columns = columns
+        .transpose()
+        .unsqueeze::<4>()
+        .expand([n, c, w, size[1]]);
+    let rows = rows.unsqueeze::<4>().expand([n, c, size[0], h]);
+    rows.matmul(input.matmul(columns))
+}
+
 impl Cubic {
     /// The cubic convolution kernel (Keys, with parameter `a`).
     fn kernel(&self, x: f32) -> f32 {
@@ -269,22 +306,11 @@ impl Cubic {
     /// - input: `[N, C, H, W]`
     /// - output: `[N, C, size[0], size[1]]`
     fn resize(&self, input: Tensor<4>, size: [usize; 2], scales: [f32; 2]) -> Tensor<4> {
-        let [n, c, h, w] = input.dims();
-        let device = input.device();
-        let rows = Tensor::<2>::from_data(
-            TensorData::new(self.weights(h, size[0], scales[0]), [size[0], h]),
-            &device,
-        );
-        let columns = Tensor::<2>::from_data(
-            TensorData::new(self.weights(w, size[1], scales[1]), [size[1], w]),
-            &device,
-        );
-        let columns = columns
-            .transpose()
-            .unsqueeze::<4>()
-            .expand([n, c, w, size[1]]);
-        let rows = rows.unsqueeze::<4>().expand([n, c, size[0], h]);
-        rows.matmul(input.matmul(columns))
+        let [_, _, h, w] = input.dims();
+        separable(input, size, |axis| {
+            let len = if axis == 0 { h } else { w };
+            self.weights(len, size[axis], scales[axis])
+        })
     }
 }
 
@@ -363,6 +389,14 @@ impl Kernel for Resize {
                 options.output_size = Some(size);
                 interpolate(input, options)
             }
+            Sampling::LinearWeights(coordinates) => separable(input, size, |axis| {
+                linear_weights(
+                    if axis == 0 { h } else { w },
+                    size[axis],
+                    scales[axis],
+                    coordinates,
+                )
+            }),
             Sampling::Cubic(cubic) => cubic.resize(input, size, scales),
         };
         one(Value::from_tensor(out))

@@ -7,3 +7,4 @@ mod fuzz_graphs;
 mod gradient_check;
 mod hostile_files;
 mod onnxruntime_parity;
+mod op_gradients;

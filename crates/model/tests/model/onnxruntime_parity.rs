@@ -140,6 +140,17 @@ fn op_zoo_every_node_matches_onnxruntime() {
     every_node_matches("op_zoo.onnx", "op_zoo_fixture.json", &[]);
 }
 
+/// Gelu (exact and tanh, opset 20) and Mish (opset 18); Upsample, nearest and linear (opset 9).
+#[test]
+fn op_zoo3_every_node_matches_onnxruntime() {
+    every_node_matches("op_zoo3.onnx", "op_zoo3_fixture.json", &[]);
+    every_node_matches(
+        "op_zoo3_upsample.onnx",
+        "op_zoo3_upsample_fixture.json",
+        &[],
+    );
+}
+
 #[test]
 fn tiny_cnn_logits_match_onnxruntime() {
     let f = fixture("tiny_cnn_fixture.json");

@@ -1,15 +1,10 @@
-//! The table of saliency methods. A method is one type implementing [`SaliencyMethod`] in the
-//! file of its family, plus one line of [`METHODS`]; the CLI's `--method` values and help come
-//! from this table.
+//! What a saliency method is: a type implementing [`SaliencyMethod`], in the file of its family,
+//! listed in [`METHODS`] (in `saliency/mod.rs`); the CLI's `--method` values and help come from
+//! that table.
 
 use excite_core::{Error, Result};
 
-use super::cam::{GradCam, GradCamPlusPlus, LayerCam, ScoreCam};
-use super::gradient::{
-    Deconvnet, Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad,
-};
-use super::occlusion::Occlusion;
-use super::{Attribution, Input};
+use super::{Attribution, Input, METHODS};
 
 /// How a map of `[3, H, W]` values becomes one value per pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +54,6 @@ pub trait SaliencyMethod: Send + Sync {
     /// The map of `input`.
     fn compute(&self, input: &Input) -> Result<Attribution>;
 }
-
-/// Every method, in the order `--help` lists them.
-pub static METHODS: &[&dyn SaliencyMethod] = &[
-    &Gradient,
-    &SmoothGrad,
-    &IntegratedGradients,
-    &GradientXInput,
-    &Deconvnet,
-    &GuidedBackprop,
-    &GradCam,
-    &GradCamPlusPlus,
-    &LayerCam,
-    &ScoreCam,
-    &Occlusion,
-];
 
 /// The method named `name`; the error names every method offered.
 pub fn method(name: &str) -> Result<&'static dyn SaliencyMethod> {

@@ -19,6 +19,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// A new method: its file here (or a type in the file of its family), and its line in [`METHODS`].
 mod cam;
 mod gradient;
 mod method;
@@ -29,7 +30,28 @@ use excite_core::transform::resize;
 use excite_core::{Activations, Error, Objective, Result, VisualModel};
 use serde::Serialize;
 
-pub use method::{METHODS, Reduce, SaliencyMethod, method};
+use cam::{GradCam, GradCamPlusPlus, LayerCam, ScoreCam};
+use gradient::{
+    Deconvnet, Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad,
+};
+use occlusion::Occlusion;
+
+pub use method::{Reduce, SaliencyMethod, method};
+
+/// Every method, in the order `--help` lists them.
+pub static METHODS: &[&dyn SaliencyMethod] = &[
+    &Gradient,
+    &SmoothGrad,
+    &IntegratedGradients,
+    &GradientXInput,
+    &Deconvnet,
+    &GuidedBackprop,
+    &GradCam,
+    &GradCamPlusPlus,
+    &LayerCam,
+    &ScoreCam,
+    &Occlusion,
+];
 
 /// Settings of [`saliency`]. `Default` is the plain gradient; each method's own defaults fill
 /// what is left `None`.
