@@ -53,26 +53,6 @@ impl Layout {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transposes_move_the_channel_axis() {
-        assert_eq!(Layout::Nhwc.after(&[0, 3, 1, 2]), Layout::Nchw);
-        assert_eq!(Layout::Nchw.after(&[0, 2, 3, 1]), Layout::Nhwc);
-        assert_eq!(Layout::Nchw.after(&[0, 1, 3, 2]), Layout::Nchw);
-        assert_eq!(
-            Layout::guess(&[None, Some(224), Some(224), Some(3)]),
-            Layout::Nhwc
-        );
-        assert_eq!(
-            Layout::guess(&[Some(1), Some(3), Some(224), Some(224)]),
-            Layout::Nchw
-        );
-    }
-}
-
 /// The side taken for a dynamic spatial axis when nothing else says.
 pub const DEFAULT_SIDE: usize = 224;
 
@@ -93,5 +73,25 @@ pub(crate) fn probe_shape(
     match layout {
         Layout::Nchw => vec![1, channels(1), h, w],
         Layout::Nhwc => vec![1, h, w, channels(3)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposes_move_the_channel_axis() {
+        assert_eq!(Layout::Nhwc.after(&[0, 3, 1, 2]), Layout::Nchw);
+        assert_eq!(Layout::Nchw.after(&[0, 2, 3, 1]), Layout::Nhwc);
+        assert_eq!(Layout::Nchw.after(&[0, 1, 3, 2]), Layout::Nchw);
+        assert_eq!(
+            Layout::guess(&[None, Some(224), Some(224), Some(3)]),
+            Layout::Nhwc
+        );
+        assert_eq!(
+            Layout::guess(&[Some(1), Some(3), Some(224), Some(224)]),
+            Layout::Nchw
+        );
     }
 }
