@@ -145,6 +145,19 @@ frame.src = location.hash.slice(1);
 document.body.appendChild(frame);
 </script>"#;
 
+/// A page with a console error and an uncaught exception, which the console check must catch.
+const BAD_PAGE: &str = r#"<!doctype html><title>bad</title><body>bad
+<script>console.error("a deliberate console error"); undefined_function();</script>"#;
+
+/// The browser log's console lines that report an error or an uncaught exception.
+fn console_errors(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("CONSOLE"))
+        .filter(|l| l.contains("Uncaught") || l.to_lowercase().contains("error"))
+        .map(String::from)
+        .collect()
+}
+
 /// Debian's chromium, or `None` (CI installs it; elsewhere the browser check is skipped
 /// with a note, unless `CI` is set).
 fn chromium() -> Option<PathBuf> {
@@ -190,6 +203,17 @@ fn check_in_browser(site: &Path) {
     std::fs::write(&checker, CHECKER).unwrap();
     let shots = repo("target/site-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
+    // The console check is live: a page that logs an error and throws must be caught by it.
+    std::fs::write(site.join("bad.html"), BAD_PAGE).unwrap();
+    let url = format!("file://{}#bad.html", checker.display());
+    let caught = console_errors(&String::from_utf8_lossy(
+        &browse(&browser, &["--dump-dom", &url]).stderr,
+    ));
+    assert!(
+        caught.len() >= 2,
+        "the console check missed a logged error and an uncaught one: {caught:?}"
+    );
+    std::fs::remove_file(site.join("bad.html")).unwrap();
     let pages = [
         ("index.html", "index"),
         ("layers/conv1.html", "layer"),
@@ -209,12 +233,8 @@ fn check_in_browser(site: &Path) {
         let result: serde_json::Value =
             serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
         assert_eq!(result["broken"], serde_json::json!([]), "{page}: {result}");
-        for line in log.lines().filter(|l| l.contains("CONSOLE")) {
-            assert!(
-                !line.contains("Uncaught") && !line.to_lowercase().contains("error"),
-                "{page}: console: {line}"
-            );
-        }
+        let errors = console_errors(&log);
+        assert!(errors.is_empty(), "{page}: console: {errors:?}");
         match name {
             "index" => assert_eq!(result["layers"], 2, "{result}"),
             "layer" | "layer_gap" => {
