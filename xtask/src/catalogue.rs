@@ -109,7 +109,7 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
     let batch = config.batch * config.diverse.max(1);
     let limit = default_memory_limit();
     for layer in &plan.layers {
-        let size = [config.size; 2];
+        let size = config.render_config(1, 0).input_size();
         model.check_memory(&[&layer.name], batch, size, limit)?;
     }
     let photos = match &args.images {

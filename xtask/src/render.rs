@@ -35,7 +35,7 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
     config.validate()?;
     let layers: Vec<&str> = objective.layers().iter().map(String::as_str).collect();
     let limit = ascent.memory_limit()?;
-    model.check_memory(&layers, args.batch, config.param.size(), limit)?;
+    model.check_memory(&layers, args.batch, config.input_size(), limit)?;
     let progress = bar(&objective.to_string(), ascent.steps);
     let observed = progress.clone();
     let config = config.on_progress(move |p| {

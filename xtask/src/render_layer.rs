@@ -32,7 +32,6 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     let ascent = args.ascent.for_model(&model, false)?;
     let settings = settings(args, &ascent, &model, device)?;
     ascent.config(args.batch).validate()?;
-    let size = [ascent.side(); 2];
     let limit = ascent.memory_limit()?;
     let [first, end] = settings.channels;
     // MACO's crops multiply the batch the model sees.
@@ -46,7 +45,7 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
         })
         .unwrap_or(1);
     let batch = args.batch.min(end - first) * copies;
-    model.check_memory(&[&args.layer], batch, size, limit)?;
+    model.check_memory(&[&args.layer], batch, ascent.config(1).input_size(), limit)?;
     let mut record = LayerRecord::open(&out, settings, args.resume)?;
     let pending = record.pending();
     let steps = ascent.steps;

@@ -113,6 +113,13 @@ impl fmt::Debug for RenderConfig {
 }
 
 impl RenderConfig {
+    /// The largest input the model sees in this render (height, width): the image after the
+    /// random transforms ([`excite_core::transform::input_size`]). What its memory is
+    /// estimated at.
+    pub fn input_size(&self) -> [usize; 2] {
+        excite_core::transform::input_size(&self.transforms, self.param.size(), self.fixed_size)
+    }
+
     /// Checks the settings before any work: at least one step, a finite learning rate above
     /// zero, a parameterization that can be made ([`ImageParam::validate`]).
     pub fn validate(&self) -> Result<()> {

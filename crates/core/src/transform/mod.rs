@@ -199,6 +199,30 @@ pub fn crop_region(transforms: &[Transform]) -> Option<[f32; 2]> {
     Some([0.5 - inside, 0.5 + inside])
 }
 
+/// The largest input the model sees when `transforms` apply to an image of `size` (height,
+/// width): one resampling at a constant size (`fixed`, for geometric transforms: the chain's
+/// size at scale 1), else one after the other at the largest scale drawn; MACO's crops at
+/// their output size. What a render's memory is estimated at.
+pub fn input_size(transforms: &[Transform], size: [usize; 2], fixed: bool) -> [usize; 2] {
+    let geometric = !transforms
+        .iter()
+        .any(|t| matches!(t, Transform::Crops { .. }));
+    let mut size = size;
+    for t in transforms {
+        size = match t {
+            Transform::Pad { width, .. } => size.map(|s| s + 2 * width),
+            Transform::Jitter(d) => size.map(|s| s - (*d).min(s - 1)),
+            Transform::Scale(scales) if !(fixed && geometric) => {
+                let top = scales.iter().fold(1f32, |m, &s| m.max(s));
+                size.map(|s| ((s as f32 * top).round() as usize).max(2))
+            }
+            Transform::Crops { output, .. } => [*output, *output],
+            _ => size,
+        };
+    }
+    size
+}
+
 /// The side MACO's crops are resampled to (the model's input size); `None` without crops.
 pub fn crop_output(transforms: &[Transform]) -> Option<usize> {
     transforms.iter().find_map(|t| match t {
@@ -437,6 +461,24 @@ mod tests {
         );
         let scaled = Transform::Scale(vec![1.1]).apply(x.clone(), &mut rng);
         assert_eq!(scaled.dims(), [2, 3, 70, 70]);
+    }
+
+    #[test]
+    fn the_input_size_is_what_the_transforms_yield() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let x = Tensor::<4>::zeros([1, 3, 64, 64], &Device::flex());
+        let fixed = fixed::apply_fixed(&standard(), x.clone(), &mut rng).unwrap();
+        assert_eq!(
+            input_size(&standard(), [64, 64], true),
+            [fixed.dims()[2], fixed.dims()[3]]
+        );
+        // One after the other, the largest scale drawn bounds every draw.
+        let [h, w] = input_size(&standard(), [64, 64], false);
+        for _ in 0..20 {
+            let [_, _, oh, ow] = apply_all(&standard(), x.clone(), &mut rng).dims();
+            assert!(oh <= h && ow <= w, "{oh}x{ow} above {h}x{w}");
+        }
+        assert_eq!(input_size(&maco(6, 224), [448, 448], true), [224, 224]);
     }
 
     #[test]
