@@ -11,6 +11,7 @@ use excite::catalogue::{
     CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
     run as run_shard, site,
 };
+use excite::core::channels::ChannelRange;
 use excite::model::default_memory_limit;
 use excite::views::photos::list_photos;
 use excite::viz::backend_name;
@@ -101,7 +102,11 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
         transforms: !args.no_transforms,
         ..CatalogueConfig::default()
     };
-    let channels = args.channels.as_deref().map(range).transpose()?;
+    let channels = args
+        .channels
+        .as_deref()
+        .map(str::parse::<ChannelRange>)
+        .transpose()?;
     let name = file_name(&args.model.model);
     let selection = LayerSelection::parse(layers)?;
     let mut plan = Plan::new(model, &name, &selection, channels, &config)?;
@@ -120,17 +125,6 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
         None => Vec::new(),
     };
     Ok((plan, photos))
-}
-
-/// `A..B` (B excluded) for every layer.
-fn range(text: &str) -> Result<[usize; 2]> {
-    let parsed = text
-        .split_once("..")
-        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-    match parsed {
-        Some((a, b)) if a < b => Ok([a, b]),
-        _ => bail!("--channels `{text}` must be a range A..B with A < B, e.g. 0..16"),
-    }
 }
 
 /// The progress of a shard: the bar on a terminal, a line per batch in a job's log.

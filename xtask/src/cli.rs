@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use excite::core::channels::ChannelRange;
 use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
 use excite::model::default_memory_limit;
@@ -82,8 +83,8 @@ pub struct CatalogueArgs {
     /// Optimisation steps of every render.
     #[arg(long, default_value_t = 512)]
     pub steps: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 0.05)]
+    /// Adam's learning rate (the library's `learning_rate`).
+    #[arg(long, visible_alias = "learning-rate", default_value_t = 0.05)]
     pub lr: f32,
     /// The seed (each batch adds the index of its first unit).
     #[arg(long, default_value_t = 0)]
@@ -322,8 +323,9 @@ pub struct AscentArgs {
     /// Optimisation steps.
     #[arg(long, default_value_t = 512)]
     pub steps: usize,
-    /// The learning rate (default 0.05; 1.0 with `--param maco`).
-    #[arg(long)]
+    /// Adam's learning rate (the library's `learning_rate`; default 0.05, 1.0 with
+    /// `--param maco`).
+    #[arg(long, visible_alias = "learning-rate")]
     pub lr: Option<f32>,
     /// Seed of the initial image and of the transforms.
     #[arg(long, default_value_t = 0)]
@@ -469,20 +471,5 @@ impl Param {
 
 /// `A..B` (either end may be left out) within `0..channels`.
 pub fn channel_range(text: &str, channels: usize) -> anyhow::Result<[usize; 2]> {
-    let Some((a, b)) = text.split_once("..") else {
-        anyhow::bail!("channels `{text}` must be a range A..B");
-    };
-    let parse = |s: &str, default: usize| -> anyhow::Result<usize> {
-        if s.is_empty() {
-            Ok(default)
-        } else {
-            s.parse::<usize>()
-                .map_err(|_| anyhow::anyhow!("`{s}` in `{text}` is not a channel number"))
-        }
-    };
-    let (a, b) = (parse(a, 0)?, parse(b, channels)?);
-    if a >= b || b > channels {
-        anyhow::bail!("channels {a}..{b} are out of range: the layer has channels 0..{channels}");
-    }
-    Ok([a, b])
+    Ok(text.parse::<ChannelRange>()?.within(channels)?)
 }

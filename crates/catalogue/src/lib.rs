@@ -13,7 +13,7 @@
 //! let device = excite_viz::default_device()?;
 //! let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
 //! let config = CatalogueConfig::default();
-//! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some([0, 4]), &config)?;
+//! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some("0..4".parse()?), &config)?;
 //! let store = Store::new("catalogue");
 //! store.write_plan(&plan)?;
 //! run(&model, &plan, Shard::WHOLE, &store, &[], &device, &mut |_| {})?;

@@ -3,9 +3,10 @@
 
 use std::collections::HashSet;
 
+use excite_core::VisualModel;
+use excite_core::channels::ChannelRange;
 use excite_core::files::safe_component;
 use excite_core::{Error, Result};
-use excite_model::OnnxModel;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CatalogueConfig;
@@ -96,10 +97,10 @@ impl Plan {
     /// The plan for `selection` of `model`'s layers, each restricted to `channels` (clipped
     /// to the layer's channel count). Unknown layers are an error naming the first.
     pub fn new(
-        model: &OnnxModel,
+        model: &dyn VisualModel,
         model_name: &str,
         selection: &LayerSelection,
-        channels: Option<[usize; 2]>,
+        channels: Option<ChannelRange>,
         settings: &CatalogueConfig,
     ) -> Result<Self> {
         settings.validate()?;
@@ -107,15 +108,15 @@ impl Plan {
             LayerSelection::All => None,
             LayerSelection::Named(names) => {
                 for name in names {
-                    model.check_layer(name)?;
+                    model.check_layer_name(name)?;
                 }
                 Some(names.iter().map(String::as_str).collect())
             }
         };
-        model.check_input_size(settings.size)?;
+        model.check_side(settings.size)?;
         let mut folders = HashSet::new();
         let mut layers = Vec::new();
-        for info in model.layers() {
+        for info in model.layer_summaries() {
             if wanted
                 .as_ref()
                 .is_some_and(|w| !w.contains(info.name.as_str()))
@@ -124,19 +125,18 @@ impl Plan {
             }
             let shape = info.shape.clone();
             let count = shape.get(1).copied().unwrap_or(0);
-            let [first, end] = channels.unwrap_or([0, count]);
-            let (first, end) = (first.min(count), end.min(count));
-            if first >= end {
+            let range = channels.unwrap_or_default();
+            let Some([first, end]) = range.clipped(count) else {
                 if wanted.is_some() {
                     return Err(Error::Invalid(format!(
                         "layer `{}` has channels 0..{count}: none in {}..{}",
                         info.name,
-                        channels.map_or(0, |c| c[0]),
-                        channels.map_or(0, |c| c[1])
+                        range.start.unwrap_or(0),
+                        range.end.map_or_else(|| "".into(), |e| e.to_string())
                     )));
                 }
                 continue;
-            }
+            };
             let folder = unique_folder(&info.name, &mut folders);
             layers.push(LayerEntry {
                 name: info.name.clone(),
@@ -163,9 +163,9 @@ impl Plan {
             .collect();
         Ok(Self {
             model: model_name.to_string(),
-            model_sha256: model.fingerprint().to_string(),
+            model_sha256: model.model_fingerprint(),
             images: None,
-            photo_size: model.input_size().unwrap_or(settings.size),
+            photo_size: model.input_side().unwrap_or(settings.size),
             layers,
             settings: settings.clone(),
             units,

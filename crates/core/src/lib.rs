@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod activations;
+pub mod channels;
 pub mod color;
 pub mod error;
 pub mod files;
@@ -25,7 +26,7 @@ pub mod transform;
 
 pub use activations::{Activations, INPUT};
 pub use error::{Error, Result};
-pub use model::{LayerGradient, RandomisableModel, VisualModel};
+pub use model::{LayerGradient, LayerSummary, RandomisableModel, VisualModel};
 pub use objective::Objective;
 pub use param::{ImageGenerator, ImageParam};
 pub use receptive_field::ReceptiveField;

@@ -7,6 +7,18 @@ use crate::objective::Objective;
 use crate::receptive_field::ReceptiveField;
 use crate::rectifier::RectifierRule;
 
+/// A layer a model offers for visualization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// The name objectives use.
+    pub name: String,
+    /// What computes it (an ONNX op type, a module's kind).
+    pub op: String,
+    /// Its shape for one image at the model's input size, channels first: `[1, C, H, W]`
+    /// (`[1, K]` for logits).
+    pub shape: Vec<usize>,
+}
+
 /// One forward and backward pass of an objective, seen at one layer: what class-activation
 /// maps weigh.
 #[derive(Debug, Clone)]
@@ -42,6 +54,52 @@ pub trait VisualModel {
     /// - images: `[N, 3, H, W]`, values in `[0, 1]`
     /// - output: one `[N, C, H', W']` per layer
     fn activations(&self, images: Tensor<4>, layers: &[&str]) -> Result<Vec<Tensor<4>>>;
+
+    /// The layers it offers, from the input to the output; empty when it cannot tell (the
+    /// default).
+    fn layer_summaries(&self) -> Vec<LayerSummary> {
+        Vec::new()
+    }
+
+    /// Checks that `layer` is one of its layers; the error names the nearest ones. The default
+    /// looks the name up in [`VisualModel::layer_summaries`] (any name when that is empty).
+    fn check_layer_name(&self, layer: &str) -> Result<()> {
+        let layers = self.layer_summaries();
+        if layers.is_empty() || layers.iter().any(|l| l.name == layer) {
+            return Ok(());
+        }
+        let mut near: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+        near.sort_by_key(|n| {
+            let common = n
+                .chars()
+                .zip(layer.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            std::cmp::Reverse(common)
+        });
+        near.truncate(3);
+        Err(Error::Invalid(format!(
+            "unknown layer `{layer}`; near names: {}",
+            near.join(", ")
+        )))
+    }
+
+    /// The side of the square images it takes, when its input size is fixed or declared.
+    fn input_side(&self) -> Option<usize> {
+        None
+    }
+
+    /// Checks that it can take square images of `side` pixels (the default takes any).
+    fn check_side(&self, side: usize) -> Result<()> {
+        let _ = side;
+        Ok(())
+    }
+
+    /// What identifies the model and its weights (a resumed run checks that it continues with
+    /// the same model); empty when unknown (the default).
+    fn model_fingerprint(&self) -> String {
+        String::new()
+    }
 
     /// [`VisualModel::activations`] with gradients passing back through the model's
     /// rectifiers by `rule` (deconvnet, guided backpropagation). The default knows only the

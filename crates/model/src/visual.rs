@@ -3,7 +3,8 @@
 use burn::tensor::Tensor;
 use excite_core::transform::resize;
 use excite_core::{
-    Activations, Error, LayerGradient, Objective, ReceptiveField, RectifierRule, VisualModel,
+    Activations, Error, LayerGradient, LayerSummary, Objective, ReceptiveField, RectifierRule,
+    VisualModel,
 };
 
 use crate::model::OnnxModel;
@@ -34,6 +35,33 @@ impl OnnxModel {
 }
 
 impl VisualModel for OnnxModel {
+    fn layer_summaries(&self) -> Vec<LayerSummary> {
+        self.layers()
+            .iter()
+            .map(|l| LayerSummary {
+                name: l.name.clone(),
+                op: l.op.clone(),
+                shape: l.shape.clone(),
+            })
+            .collect()
+    }
+
+    fn check_layer_name(&self, layer: &str) -> excite_core::Result<()> {
+        Ok(self.check_layer(layer)?)
+    }
+
+    fn input_side(&self) -> Option<usize> {
+        self.input_size()
+    }
+
+    fn check_side(&self, side: usize) -> excite_core::Result<()> {
+        Ok(self.check_input_size(side)?)
+    }
+
+    fn model_fingerprint(&self) -> String {
+        self.fingerprint().to_string()
+    }
+
     fn activations(
         &self,
         images: Tensor<4>,

@@ -303,3 +303,127 @@ fn shape(shape: &[usize]) -> String {
         .collect::<Vec<_>>()
         .join("×")
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pages are `format!` with every name passed through `escape` (and every path segment
+    //! through `url`): a template crate would make escaping the default, but four small pages
+    //! do not pay for a dependency and its macro language. What keeps them safe is this test:
+    //! every text field a page shows holds markup, and none of it comes out raw.
+
+    use std::path::PathBuf;
+
+    use excite_views::Hit;
+
+    use super::*;
+    use crate::config::CatalogueConfig;
+    use crate::plan::Unit;
+    use crate::record::{ExampleSummary, UnitFiles};
+
+    /// Markup that must never reach a page unescaped.
+    const HOSTILE: &str = r#"<x-hostile onload="alert(1)">'&"#;
+
+    fn hostile(what: &str) -> String {
+        format!("{what}{HOSTILE}")
+    }
+
+    fn hit() -> Hit {
+        Hit {
+            image: PathBuf::from(hostile("photo")),
+            score: 1.0,
+            position: Some([1, 2]),
+            crop: None,
+        }
+    }
+
+    fn plan() -> Plan {
+        let name = hostile("layer");
+        Plan {
+            model: hostile("model"),
+            model_sha256: hostile("sha"),
+            images: Some(hostile("images")),
+            photo_size: 32,
+            layers: vec![LayerEntry {
+                name: name.clone(),
+                op: hostile("op"),
+                shape: vec![1, 2, 4, 4],
+                channels: [0, 2],
+                folder: hostile("folder"),
+            }],
+            settings: CatalogueConfig::default(),
+            units: (0..2)
+                .map(|channel| Unit {
+                    layer: name.clone(),
+                    channel,
+                })
+                .collect(),
+        }
+    }
+
+    fn record(channel: usize) -> UnitRecord {
+        UnitRecord {
+            layer: hostile("layer"),
+            channel,
+            seed: 0,
+            batch: vec![0, 1],
+            activation: 1.0,
+            negative_activation: Some(-1.0),
+            diverse_activations: vec![0.5, 0.4],
+            dead: false,
+            examples: Some(ExampleSummary {
+                top: vec![hit()],
+                top_max: vec![hit()],
+                photos: 3,
+                ratio: Some(2.0),
+                saliency_value: 0.5,
+                saliency_method: hostile("method"),
+            }),
+            files: UnitFiles {
+                render: hostile("render"),
+                thumb: hostile("thumb"),
+                negative: Some(hostile("negative")),
+                diverse: vec![hostile("diverse")],
+                examples: Some(hostile("examples")),
+                saliency: Some(hostile("saliency")),
+            },
+            settings: CatalogueConfig {
+                saliency_method: hostile("setting"),
+                ..CatalogueConfig::default()
+            },
+            backend: hostile("backend"),
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn no_field_of_any_page_comes_out_as_markup() {
+        let plan = plan();
+        let records = vec![Some(record(0)), Some(record(1))];
+        let status = Status {
+            total: 3,
+            done: 2,
+            missing: vec![hostile("missing")],
+            damaged: vec![hostile("damaged")],
+        };
+        let pages = [
+            ("index", index(&plan, &records, &status)),
+            ("layer", layer(&plan, 0, &records)),
+            (
+                "unit",
+                unit(&plan, 0, records[0].as_ref().unwrap(), &records),
+            ),
+        ];
+        for (name, html) in pages {
+            assert!(
+                !html.contains("<x-hostile"),
+                "{name} page: raw markup:\n{html}"
+            );
+            assert!(
+                !html.contains("onload=\""),
+                "{name} page: raw attribute:\n{html}"
+            );
+            // The names are there, escaped.
+            assert!(html.contains("&lt;x-hostile"), "{name} page shows no name");
+        }
+    }
+}
