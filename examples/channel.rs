@@ -4,6 +4,7 @@
 //! `cargo run --release --example channel -- [OBJECTIVE] [STEPS]`
 //! (defaults: `blocks.5:12 256`), writes `channel.png`.
 
+use excite::core::Progress;
 use excite::core::image_io::save_png;
 use excite::{Objective, OnnxModel, RenderConfig, default_device, render};
 
@@ -15,8 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = default_device()?;
     let model = OnnxModel::load(excite::bundled_model_path(), &device)?;
     let config = RenderConfig::default().with_steps(steps).on_progress(|p| {
-        if p.step % 64 == 0 {
-            println!("step {:4}: {:.3}", p.step, p.value);
+        if let Progress::Step { step, value, .. } = p
+            && step % 64 == 0
+        {
+            println!("step {step:4}: {value:.3}");
         }
     });
     let out = render(&model, &objective, &config, &device)?;

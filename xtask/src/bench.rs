@@ -342,21 +342,12 @@ impl Bench {
                 .map_or(1, |l| l.shape[1]);
             let config = ExamplesConfig {
                 channels: [0, channels],
-                top: 9,
-                batch: 16,
-                size: 224,
+                ..ExamplesConfig::default()
             };
             let mut best = f64::INFINITY;
             for _ in 0..2 {
                 let start = Instant::now();
-                dataset_examples(
-                    &self.plain_model,
-                    layer,
-                    &photos,
-                    &config,
-                    &self.plain,
-                    &mut |_, _| {},
-                )?;
+                dataset_examples(&self.plain_model, layer, &photos, &config, &self.plain)?;
                 best = best.min(start.elapsed().as_secs_f64());
             }
             println!(

@@ -2,16 +2,18 @@
 //! job array at a time; `catalogue index` builds the site from the units that exist.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use excite::OnnxModel;
 use excite::catalogue::{
-    CatalogueConfig, Event, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
+    CatalogueConfig, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
     run as run_shard, site,
 };
 use excite::core::channels::ChannelRange;
+use excite::core::{Observer, Progress};
 use excite::model::default_memory_limit;
 use excite::views::photos::list_photos;
 use excite::viz::backend_name;
@@ -76,10 +78,14 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
         }
     }
     let progress = bar("units", slice.len());
-    let mut report = Reporter::new(progress.clone(), slice.len());
-    let summary = run_shard(&model, &plan, shard, &store, &photos, device, &mut |e| {
-        report.event(e)
-    })?;
+    let report = Mutex::new(Reporter::new(progress.clone(), slice.len()));
+    let mut plan = plan;
+    plan.settings.observer = Observer::new(move |p| {
+        if let Ok(mut report) = report.lock() {
+            report.event(p);
+        }
+    });
+    let summary = run_shard(&model, &plan, shard, &store, &photos, device)?;
     progress.finish();
     finish(&store, &plan, shard, &summary)
 }
@@ -149,16 +155,16 @@ impl Reporter {
         }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: &Progress) {
         match event {
-            Event::Start { finished, .. } => {
-                self.skipped = finished;
-                self.progress.set_position(finished as u64);
+            Progress::Start { finished, .. } => {
+                self.skipped = *finished;
+                self.progress.set_position(*finished as u64);
             }
-            Event::Photos { layer, done, total } => self
+            Progress::Photos { layer, done, total } => self
                 .progress
                 .set_message(format!("{layer}: examples {done}/{total} photos")),
-            Event::Stored { units } => {
+            Progress::Stored { units } => {
                 self.stored += units.len();
                 self.progress.inc(units.len() as u64);
                 self.progress
@@ -176,13 +182,14 @@ impl Reporter {
                     );
                 }
             }
-            Event::Failed { units, error } => self.progress.suspend(|| {
+            Progress::Failed { units, error } => self.progress.suspend(|| {
                 eprintln!(
                     "units {}..{} failed: {error}; continuing",
                     units[0],
                     units[units.len() - 1]
                 )
             }),
+            Progress::Step { .. } | Progress::Passes { .. } => {}
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use burn::tensor::Device;
 use excite::OnnxModel;
 use excite::core::files::unique_component;
+use excite::core::{Observer, Progress};
 use excite::views::photos::list_photos;
 use excite::views::{ExamplesConfig, dataset_examples, write_examples};
 
@@ -35,6 +36,7 @@ pub fn run(args: &ExamplesArgs, device: &Device) -> Result<()> {
         top: args.top,
         batch: args.batch,
         size,
+        ..ExamplesConfig::default()
     };
     let out = args
         .out
@@ -42,20 +44,17 @@ pub fn run(args: &ExamplesArgs, device: &Device) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("examples").join(unique_component(&args.layer)));
     let progress = bar(&args.layer, photos.len());
     let start = Instant::now();
-    let examples = dataset_examples(
-        &model,
-        &args.layer,
-        &photos,
-        &config,
-        &device,
-        &mut |done, _| {
-            progress.set_position(done as u64);
-            progress.set_message(format!(
+    let observed = progress.clone();
+    let config = config.with_observer(Observer::new(move |p| {
+        if let Progress::Photos { done, .. } = p {
+            observed.set_position(*done as u64);
+            observed.set_message(format!(
                 "{:.1} images/s",
-                done as f64 / start.elapsed().as_secs_f64()
+                *done as f64 / start.elapsed().as_secs_f64()
             ));
-        },
-    )?;
+        }
+    }));
+    let examples = dataset_examples(&model, &args.layer, &photos, &config, &device)?;
     progress.finish();
     let seconds = start.elapsed().as_secs_f64();
     let strips = write_examples(&examples, &out)?;

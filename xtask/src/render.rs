@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
+use excite::core::Progress;
 use excite::core::grid::grid;
 use excite::core::image_io::{
     check_writable, from_image, read_image, save_png, save_rgba_png, to_images,
@@ -39,8 +40,10 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
     let progress = bar(&objective.to_string(), ascent.steps);
     let observed = progress.clone();
     let config = config.on_progress(move |p| {
-        observed.set_position(p.step as u64);
-        observed.set_message(format!("objective {:.3}", p.value));
+        if let Progress::Step { step, value, .. } = p {
+            observed.set_position(*step as u64);
+            observed.set_message(format!("objective {value:.3}"));
+        }
     });
     let rendered = render(&model, &objective, &config, device)?;
     progress.finish();

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
+use excite::core::Progress;
 use excite::core::files::unique_component;
 use excite::core::transform::Transform;
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
@@ -57,8 +58,10 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
             .config(chunk.len())
             .with_seed(ascent.seed.wrapping_add(chunk[0] as u64))
             .on_progress(move |p| {
-                observed.set_position((done * steps + p.step) as u64);
-                observed.set_message(format!("{label} objective {:.3}", p.value));
+                if let Progress::Step { step, value, .. } = p {
+                    observed.set_position((done * steps + step) as u64);
+                    observed.set_message(format!("{label} objective {value:.3}"));
+                }
             });
         let start = Instant::now();
         match render_channels(&model, &args.layer, chunk, &config, device) {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use burn::tensor::Device;
 use excite::core::image_io::{from_image, save_png};
+use excite::core::{Observer, Progress};
 use excite::views::faithfulness::{Metrics, MetricsConfig, measured_saliency};
 use excite::views::heatmap::panel;
 use excite::views::photos::load_square;
@@ -13,6 +14,7 @@ use excite::views::{SaliencyConfig, SaliencyMap, saliency, write_saliency};
 use excite::{Objective, OnnxModel};
 
 use crate::cli::SaliencyArgs;
+use crate::progress::bar;
 
 /// Computes the maps and writes the heatmap (or the panel) and the raw maps.
 pub fn run(args: &SaliencyArgs, device: &Device) -> Result<()> {
@@ -40,6 +42,18 @@ pub fn run(args: &SaliencyArgs, device: &Device) -> Result<()> {
         config.validate()?;
     }
     let several = configs.len() > 1;
+    let progress = bar("passes", 0);
+    let observed = progress.clone();
+    let observer = Observer::new(move |p| {
+        if let Progress::Passes { done, total } = p {
+            observed.set_length(*total as u64);
+            observed.set_position(*done as u64);
+        }
+    });
+    let configs: Vec<SaliencyConfig> = configs
+        .into_iter()
+        .map(|c| c.with_observer(observer.clone()))
+        .collect();
     let mut maps = Vec::with_capacity(configs.len());
     for config in &configs {
         let image = from_image(&photo, device);
@@ -63,13 +77,11 @@ pub fn run(args: &SaliencyArgs, device: &Device) -> Result<()> {
             args.out.clone()
         };
         let json = write_saliency(&map, metrics.as_ref(), &photo, &png)?;
-        println!(
-            "{} -> {}",
-            summary(&objective, &map, metrics.as_ref()),
-            json.display()
-        );
+        let line = summary(&objective, &map, metrics.as_ref());
+        progress.suspend(|| println!("{line} -> {}", json.display()));
         maps.push(map);
     }
+    progress.finish_and_clear();
     if several {
         save_png(&panel(&photo, &maps, maps.len().min(6)), &args.out)?;
         println!("panel of {} methods -> {}", maps.len(), args.out.display());

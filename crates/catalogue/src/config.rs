@@ -2,7 +2,7 @@
 //! unit's record.
 
 use excite_core::transform::standard;
-use excite_core::{Error, ImageParam, Result};
+use excite_core::{Error, ImageParam, Observer, Result};
 use excite_viz::RenderConfig;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,10 @@ pub struct CatalogueConfig {
     pub saliency_samples: usize,
     /// Whether the random transforms are on.
     pub transforms: bool,
+    /// Told of the run's progress ([`Progress::Start`](excite_core::Progress::Start),
+    /// `Photos`, `Stored`, `Failed`); not recorded, and equal in any two configs.
+    #[serde(skip)]
+    pub observer: Observer,
 }
 
 /// SmoothGrad: the saliency of catalogues made before the method was a setting.
@@ -58,6 +62,7 @@ impl Default for CatalogueConfig {
             saliency_method: default_saliency_method(),
             saliency_samples: 16,
             transforms: true,
+            observer: Observer::default(),
         }
     }
 }

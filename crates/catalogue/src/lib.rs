@@ -16,7 +16,7 @@
 //! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some("0..4".parse()?), &config)?;
 //! let store = Store::new("catalogue");
 //! store.write_plan(&plan)?;
-//! run(&model, &plan, Shard::WHOLE, &store, &[], &device, &mut |_| {})?;
+//! run(&model, &plan, Shard::WHOLE, &store, &[], &device)?;
 //! excite_catalogue::site::build(&store, &plan)?;
 //! # Ok(())
 //! # }
@@ -36,6 +36,6 @@ pub mod units;
 pub use config::CatalogueConfig;
 pub use plan::{LayerEntry, LayerSelection, Plan, Unit};
 pub use record::{ExampleSummary, UnitFiles, UnitRecord};
-pub use run::{Event, Summary, estimate_seconds, run};
+pub use run::{Summary, estimate_seconds, run};
 pub use shard::Shard;
 pub use store::{Status, Store};

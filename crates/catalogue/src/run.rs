@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use excite_core::objective::channels_per_image;
-use excite_core::{Result, VisualModel};
+use excite_core::{Progress, Result, VisualModel};
 use excite_views::{Examples, ExamplesConfig, dataset_examples};
 use excite_viz::Ascent;
 
@@ -14,39 +14,6 @@ use crate::plan::{Plan, Unit};
 use crate::shard::Shard;
 use crate::store::Store;
 use crate::units::render_units;
-
-/// What a run reports as it goes.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// The shard's units: how many, and how many were already finished.
-    Start {
-        /// Units in the slice.
-        units: usize,
-        /// Of which finished before this run.
-        finished: usize,
-    },
-    /// Photos ranked for a layer's dataset examples.
-    Photos {
-        /// The layer.
-        layer: String,
-        /// Photos done.
-        done: usize,
-        /// Photos in all.
-        total: usize,
-    },
-    /// A batch of units finished and stored.
-    Stored {
-        /// The units, as `layer:channel`.
-        units: Vec<String>,
-    },
-    /// A batch failed; its units stay missing and the run goes on.
-    Failed {
-        /// The units, as `layer:channel`.
-        units: Vec<String>,
-        /// Why.
-        error: String,
-    },
-}
 
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -61,8 +28,9 @@ pub struct Summary {
     pub seconds: f32,
 }
 
-/// Renders the units of `shard` that `store` does not hold yet, reporting to `on_event`;
-/// with `photos`, each layer's dataset examples and saliency too.
+/// Renders the units of `shard` that `store` does not hold yet, telling the observer of the
+/// plan's settings ([`CatalogueConfig::observer`](crate::CatalogueConfig::observer)); with
+/// `photos`, each layer's dataset examples and saliency too.
 pub fn run(
     model: &dyn VisualModel,
     plan: &Plan,
@@ -70,8 +38,8 @@ pub fn run(
     store: &Store,
     photos: &[PathBuf],
     device: &Device,
-    on_event: &mut dyn FnMut(Event),
 ) -> Result<Summary> {
+    let observer = &plan.settings.observer;
     let started = Instant::now();
     let slice = shard.range(plan.units.len());
     let first_index = slice.start;
@@ -86,7 +54,7 @@ pub fn run(
         skipped: units.len() - pending.len(),
         ..Summary::default()
     };
-    on_event(Event::Start {
+    observer.notify(Progress::Start {
         units: units.len(),
         finished: summary.skipped,
     });
@@ -97,7 +65,7 @@ pub fn run(
         } else {
             let channels = [group[0].1.channel, group[group.len() - 1].1.channel + 1];
             Some(layer_examples(
-                model, plan, layer, channels, photos, device, on_event,
+                model, plan, layer, channels, photos, device,
             )?)
         };
         for batch in group.chunks(plan.settings.batch) {
@@ -105,11 +73,11 @@ pub fn run(
             match render_batch(model, plan, store, batch, examples.as_ref(), device) {
                 Ok(()) => {
                     summary.stored += ids.len();
-                    on_event(Event::Stored { units: ids });
+                    observer.notify(Progress::Stored { units: ids });
                 }
                 Err(e) => {
                     summary.failed.extend(ids.iter().cloned());
-                    on_event(Event::Failed {
+                    observer.notify(Progress::Failed {
                         units: ids,
                         error: e.to_string(),
                     });
@@ -129,22 +97,15 @@ fn layer_examples(
     channels: [usize; 2],
     photos: &[PathBuf],
     device: &Device,
-    on_event: &mut dyn FnMut(Event),
 ) -> Result<Examples> {
     let config = ExamplesConfig {
         channels,
         top: plan.settings.top,
         batch: 16,
         size: plan.photo_size,
+        observer: plan.settings.observer.clone(),
     };
-    let mut report = |done, total| {
-        on_event(Event::Photos {
-            layer: layer.to_string(),
-            done,
-            total,
-        })
-    };
-    dataset_examples(model, layer, photos, &config, device, &mut report)
+    dataset_examples(model, layer, photos, &config, device)
 }
 
 /// Renders one batch of units of one layer (`(index in the plan, unit)`, the first index

@@ -7,13 +7,14 @@ use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor};
 use excite_core::image_io::from_image;
-use excite_core::{Error, Result, VisualModel};
+use excite_core::{Error, Observer, Progress, Result, VisualModel};
 use serde::{Deserialize, Serialize};
 
 use crate::photos::load_square;
 use crate::top_k::TopK;
 
-/// What to collect.
+/// What to collect. `Default`: the first 16 channels, the top 9 photos, batches of 16, 224 px,
+/// nobody told of the progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExamplesConfig {
     /// The channels, `first..end`.
@@ -24,6 +25,45 @@ pub struct ExamplesConfig {
     pub batch: usize,
     /// The side the photos are scaled and cropped to (the model's input size).
     pub size: usize,
+    /// Told of the photos ranked after each batch ([`Progress::Photos`]).
+    pub observer: Observer,
+}
+
+impl Default for ExamplesConfig {
+    fn default() -> Self {
+        Self {
+            channels: [0, 16],
+            top: 9,
+            batch: 16,
+            size: 224,
+            observer: Observer::default(),
+        }
+    }
+}
+
+impl ExamplesConfig {
+    /// Checks the settings: a channel range, and top, batch and size of at least 1.
+    pub fn validate(&self) -> Result<()> {
+        let [first, end] = self.channels;
+        if first >= end || self.top == 0 || self.batch == 0 || self.size == 0 {
+            return Err(Error::Invalid(
+                "examples need a channel range, and top, batch and size of at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// With the channels `first..end`.
+    pub fn with_channels(mut self, channels: [usize; 2]) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// Telling `observer` of the progress.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = observer;
+        self
+    }
 }
 
 /// One photo in a ranking.
@@ -73,22 +113,20 @@ struct Rankings {
     top_max: TopK<(usize, [usize; 2])>,
 }
 
-/// Ranks the `photos` for each channel of `layer` (see [`ExamplesConfig`]), calling
-/// `progress(done, total)` after each batch. A photo that cannot be read is an error naming it.
+/// Ranks the `photos` for each channel of `layer` (see [`ExamplesConfig`]), telling its
+/// observer after each batch. A photo that cannot be read is an error naming it.
 pub fn dataset_examples(
     model: &dyn VisualModel,
     layer: &str,
     photos: &[PathBuf],
     config: &ExamplesConfig,
     device: &Device,
-    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Examples> {
-    let [first, end] = config.channels;
-    if first >= end || config.top == 0 || config.batch == 0 || photos.is_empty() {
-        return Err(Error::Invalid(
-            "examples need a channel range, photos, and top and batch of at least 1".into(),
-        ));
+    config.validate()?;
+    if photos.is_empty() {
+        return Err(Error::Invalid("examples need photos".into()));
     }
+    let [first, end] = config.channels;
     let mut rankings: Vec<Rankings> = (first..end)
         .map(|_| Rankings {
             top_mean: TopK::new(config.top),
@@ -105,10 +143,11 @@ pub fn dataset_examples(
             .activations(Tensor::cat(images, 0), &[layer])?
             .remove(0);
         rank_batch(&mut rankings, act, b * config.batch, layer, config.channels)?;
-        progress(
-            (b * config.batch + chunk.len()).min(photos.len()),
-            photos.len(),
-        );
+        config.observer.notify(Progress::Photos {
+            layer: layer.to_string(),
+            done: (b * config.batch + chunk.len()).min(photos.len()),
+            total: photos.len(),
+        });
     }
     let field = model.receptive_field(layer, [config.size; 2]);
     let hit = |photo: usize, score: f32| Hit {

@@ -52,8 +52,9 @@ fn top_k_matches_sorting_every_activation() {
         top: 3,
         batch: 4,
         size: 32,
+        ..ExamplesConfig::default()
     };
-    let got = dataset_examples(&model, "add", &photos, &config, &device, &mut |_, _| {}).unwrap();
+    let got = dataset_examples(&model, "add", &photos, &config, &device).unwrap();
     // Brute force: all photos in one batch, every score sorted.
     let all: Vec<Tensor<4>> = photos
         .iter()

@@ -15,14 +15,13 @@ mod adam;
 mod device;
 mod layer;
 mod layer_record;
-mod progress;
 mod render;
 
 pub use adam::Adam;
 pub use device::{Backend, BackendError, backend_name, default_device};
+pub use excite_core::{Observer, Progress};
 pub use layer::{
     ChannelRender, render_channels, render_diverse_channels, render_negative_channels,
 };
 pub use layer_record::{ChannelEntry, LayerRecord, LayerSettings};
-pub use progress::{Observer, Progress};
 pub use render::{Ascent, DEAD_STEPS, Optimizer, RenderConfig, Rendered, StepReport, render};

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
@@ -16,7 +15,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::adam::Adam;
-use crate::progress::{Observer, Progress};
+use excite_core::{Observer, Progress};
 
 /// The steps over which a batch item whose gradient stays exactly zero is a dead unit (the
 /// random transforms move the image each step, so a unit silent at one step may respond at
@@ -26,12 +25,16 @@ pub const DEAD_STEPS: usize = 8;
 /// The settings of one render: what is optimised, how, and who hears of its progress.
 ///
 /// ```
-/// use excite_core::ImageParam;
+/// use excite_core::{ImageParam, Progress};
 /// use excite_viz::RenderConfig;
 /// let config = RenderConfig::default()
 ///     .with_param(ImageParam::fourier().with_size(224, 224))
 ///     .with_steps(256)
-///     .on_progress(|p| eprintln!("{}/{}: {:.3}", p.step, p.steps, p.value));
+///     .on_progress(|p| {
+///         if let Progress::Step { step, steps, value } = p {
+///             eprintln!("{step}/{steps}: {value:.3}");
+///         }
+///     });
 /// assert_eq!(config.steps, 256);
 /// ```
 #[derive(Clone)]
@@ -48,8 +51,8 @@ pub struct RenderConfig {
     pub thresholds: Vec<usize>,
     /// Seed of the initial parameter and of the transforms.
     pub seed: u64,
-    /// Told of every step (default: nobody).
-    pub observer: Option<Observer>,
+    /// Told of every step ([`Progress::Step`]; default: nobody).
+    pub observer: Observer,
     /// The optimiser (default Adam; MACO uses NAdam).
     pub optimizer: Optimizer,
     /// Accumulate `|d objective / d image|` over the steps, MACO's transparency map
@@ -85,7 +88,7 @@ impl Default for RenderConfig {
             transforms: standard(),
             thresholds: Vec::new(),
             seed: 0,
-            observer: None,
+            observer: Observer::default(),
             optimizer: Optimizer::Adam,
             transparency: false,
             fixed_size: true,
@@ -103,7 +106,7 @@ impl fmt::Debug for RenderConfig {
             .field("transforms", &self.transforms)
             .field("thresholds", &self.thresholds)
             .field("seed", &self.seed)
-            .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("observer", &self.observer)
             .field("optimizer", &self.optimizer)
             .field("transparency", &self.transparency)
             .field("fixed_size", &self.fixed_size)
@@ -174,7 +177,7 @@ impl RenderConfig {
 
     /// The same settings, calling `observer` after every step.
     pub fn on_progress(mut self, observer: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Arc::new(observer));
+        self.observer = Observer::new(observer);
         self
     }
 }
@@ -546,13 +549,11 @@ pub fn render(
         if config.thresholds.contains(&step) {
             snapshots.push((step, ascent.images()));
         }
-        if let Some(observer) = &config.observer {
-            observer(&Progress {
-                step,
-                steps: config.steps,
-                value: report.value,
-            });
-        }
+        config.observer.notify(Progress::Step {
+            step,
+            steps: config.steps,
+            value: report.value,
+        });
     }
     Ok(Rendered {
         images: ascent.images(),

@@ -7,7 +7,7 @@
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Tensor, TensorData};
 use excite_core::transform::resize;
-use excite_core::{Error, LayerGradient, Result};
+use excite_core::{Error, LayerGradient, Progress, Result};
 
 use super::method::SaliencyMethod;
 use super::{Attribution, Input, values_per_image};
@@ -136,6 +136,10 @@ impl SaliencyMethod for ScoreCam {
         for chunk in masks.split(input.config.batch, 0) {
             let masked = image.clone() * chunk;
             scores.extend(values_per_image(input.model, input.objective, masked)?);
+            input.config.observer.notify(Progress::Passes {
+                done: scores.len(),
+                total: c,
+            });
         }
         let scores = Tensor::<1>::from_data(TensorData::new(scores, [c]), &image.device());
         let weights = softmax(scores, 0).reshape([1, c, 1, 1]);

@@ -4,7 +4,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use excite_core::random::normals;
-use excite_core::{Activations, Error, Objective, RectifierRule, Result, VisualModel};
+use excite_core::{Activations, Error, Objective, Progress, RectifierRule, Result, VisualModel};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -159,6 +159,7 @@ fn rule_gradient(input: &Input, rule: RectifierRule) -> Result<Tensor<4>> {
 /// - output: `[1, 3, H, W]`
 fn mean_gradient(input: &Input, images: &[Tensor<4>], rule: RectifierRule) -> Result<Tensor<4>> {
     let mut total: Option<Tensor<4>> = None;
+    let mut done = 0;
     for chunk in images.chunks(input.config.batch) {
         let batch = Tensor::cat(chunk.to_vec(), 0).detach().require_grad();
         let value = evaluate_by_rule(input.model, input.objective, batch.clone(), rule)?;
@@ -170,6 +171,11 @@ fn mean_gradient(input: &Input, images: &[Tensor<4>], rule: RectifierRule) -> Re
         total = Some(match total {
             None => sum,
             Some(t) => t + sum,
+        });
+        done += chunk.len();
+        input.config.observer.notify(Progress::Passes {
+            done,
+            total: images.len(),
         });
     }
     total.ok_or(Error::NoGradient)

@@ -27,7 +27,7 @@ mod occlusion;
 
 use burn::tensor::Tensor;
 use excite_core::transform::resize;
-use excite_core::{Activations, Error, Objective, Result, VisualModel};
+use excite_core::{Activations, Error, Objective, Observer, Result, VisualModel};
 use serde::Serialize;
 
 use cam::{GradCam, GradCamPlusPlus, LayerCam, ScoreCam};
@@ -76,6 +76,8 @@ pub struct SaliencyConfig {
     pub window: usize,
     /// The step of occlusion's window, in pixels.
     pub stride: usize,
+    /// Told of the passes done ([`Progress::Passes`]) by the methods that make many.
+    pub observer: Observer,
 }
 
 impl Default for SaliencyConfig {
@@ -90,6 +92,7 @@ impl Default for SaliencyConfig {
             layer: None,
             window: 16,
             stride: 8,
+            observer: Observer::default(),
         }
     }
 }
@@ -106,6 +109,12 @@ impl SaliencyConfig {
     /// With the layer of a class-activation map.
     pub fn with_layer(mut self, layer: &str) -> Self {
         self.layer = Some(layer.into());
+        self
+    }
+
+    /// Telling `observer` of the passes done.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = observer;
         self
     }
 

@@ -3,7 +3,7 @@
 //! cover it — as Captum's `Occlusion` computes it.
 
 use burn::tensor::{Tensor, TensorData};
-use excite_core::Result;
+use excite_core::{Progress, Result};
 
 use super::method::{Reduce, SaliencyMethod};
 use super::{Attribution, Input, values_per_image};
@@ -47,6 +47,10 @@ impl SaliencyMethod for Occlusion {
                 .collect();
             let values = values_per_image(input.model, input.objective, Tensor::cat(occluded, 0))?;
             drops.extend(values.into_iter().map(|v| full - v));
+            config.observer.notify(Progress::Passes {
+                done: drops.len(),
+                total: windows.len(),
+            });
         }
         let mut total = vec![0f32; h * w];
         let mut count = vec![0f32; h * w];
