@@ -54,9 +54,12 @@ pub enum Progress {
     },
 }
 
+/// The function an [`Observer`] calls.
+type Notify = dyn Fn(&Progress) + Send + Sync;
+
 /// Told of [`Progress`]; the default tells nobody. Clones share the same function.
 #[derive(Clone, Default)]
-pub struct Observer(Option<Arc<dyn Fn(&Progress) + Send + Sync>>);
+pub struct Observer(Option<Arc<Notify>>);
 
 impl Observer {
     /// An observer that calls `f`.
