@@ -14,7 +14,7 @@ use excite::catalogue::{
 };
 use excite::core::channels::ChannelRange;
 use excite::core::{Observer, Progress};
-use excite::model::default_memory_limit;
+use excite::model::memory_limit;
 use excite::views::photos::list_photos;
 use excite::viz::backend_name;
 use indicatif::ProgressBar;
@@ -118,7 +118,7 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
     let mut plan = Plan::new(model, &name, &selection, channels, &config)?;
     // The largest batch is the diverse renders': every unit's images together.
     let batch = config.batch * config.diverse.max(1);
-    let limit = default_memory_limit();
+    let limit = memory_limit(args.max_memory)?;
     for layer in &plan.layers {
         let size = config.render_config(1, 0).input_size();
         model.check_memory(&[&layer.name], batch, size, limit)?;

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use excite::core::channels::ChannelRange;
 use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
-use excite::model::default_memory_limit;
+use excite::model::memory_limit;
 use excite::views::{METHODS, SaliencyConfig};
 use excite::viz::RenderConfig;
 use excite::{ImageParam, OnnxModel};
@@ -101,6 +101,10 @@ pub struct CatalogueArgs {
     /// Dataset examples kept per unit, with `--images`.
     #[arg(long, default_value_t = 9)]
     pub top: usize,
+    /// Refuse a layer whose estimated peak memory is above this many GiB (default: three
+    /// quarters of the available memory).
+    #[arg(long)]
+    pub max_memory: Option<f64>,
     /// The saliency method of each unit's best photo, with `--images` (class-activation maps
     /// read the unit's own layer).
     #[arg(long, default_value = "smoothgrad", value_parser = saliency_methods())]
@@ -354,11 +358,7 @@ pub struct AscentArgs {
 impl AscentArgs {
     /// The memory limit in bytes.
     pub fn memory_limit(&self) -> anyhow::Result<u64> {
-        match self.max_memory {
-            None => Ok(default_memory_limit()),
-            Some(gib) if gib.is_finite() && gib > 0.0 => Ok((gib * (1u64 << 30) as f64) as u64),
-            Some(gib) => anyhow::bail!("--max-memory must be a positive number of GiB, got {gib}"),
-        }
+        Ok(memory_limit(self.max_memory)?)
     }
 
     /// These settings with the image size resolved for `model` (its input size when none is
@@ -428,7 +428,7 @@ impl AscentArgs {
                 standard()
             },
             seed: self.seed,
-            fixed_size: !self.variable_size,
+            variable_size: self.variable_size,
             ..RenderConfig::default()
         }
     }

@@ -41,7 +41,7 @@ mod visual;
 pub use error::{ModelError, Result};
 pub use layout::Layout;
 pub use manifest::{Manifest, Normalization};
-pub use memory::default_memory_limit;
+pub use memory::{default_memory_limit, memory_limit};
 pub use model::{LayerInfo, OnnxModel};
 pub use names::nearest;
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};

@@ -47,6 +47,18 @@ impl OnnxModel {
     }
 }
 
+/// The memory limit in bytes: `max_gib` GiB when given (a positive number), else
+/// [`default_memory_limit`].
+pub fn memory_limit(max_gib: Option<f64>) -> Result<u64> {
+    match max_gib {
+        None => Ok(default_memory_limit()),
+        Some(gib) if gib.is_finite() && gib > 0.0 => Ok((gib * (1u64 << 30) as f64) as u64),
+        Some(gib) => Err(ModelError::BadInput(format!(
+            "the memory limit must be a positive number of GiB, got {gib}"
+        ))),
+    }
+}
+
 /// The memory a render may take by default: three quarters of what is available now — the
 /// machine's `MemAvailable` (`/proc/meminfo`), or less where this process's cgroup (a Slurm job,
 /// a container) has a lower `memory.max` — or 8 GiB where neither can be read.

@@ -39,7 +39,7 @@ pub struct LayerSettings {
     /// Whether transforms were on.
     pub transforms: bool,
     /// Whether the transforms were applied one after the other at a size following the drawn
-    /// scale ([`crate::RenderConfig::fixed_size`] off); records from before the constant size
+    /// scale ([`crate::RenderConfig::variable_size`]); records from before the constant size
     /// have no such field and were.
     #[serde(default = "variable_before_fixed")]
     pub variable_size: bool,

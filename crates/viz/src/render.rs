@@ -58,11 +58,12 @@ pub struct RenderConfig {
     /// Accumulate `|d objective / d image|` over the steps, MACO's transparency map
     /// ([`Rendered::transparency`]; default off: it costs a second, small backward pass).
     pub transparency: bool,
-    /// Compose the geometric transforms into one resampling at a size that stays the same for
-    /// the whole render (default on; Lucent's `fixed_image_size`): the model sees one input
-    /// shape, so shape-specialised GPU kernels compile once. Off: pad, crop, resample, crop,
-    /// one after the other, and the size follows the drawn scale.
-    pub fixed_size: bool,
+    /// Apply the transforms one after the other (pad, crop, resample, crop), the size following
+    /// the drawn scale (`--variable-size`). Default off: the geometric transforms compose into
+    /// one resampling at a size that stays the same for the whole render (Lucent's
+    /// `fixed_image_size`), so the model sees one input shape and shape-specialised GPU
+    /// kernels compile once.
+    pub variable_size: bool,
     /// With an alpha channel ([`ImageParam::with_alpha`]), the weight of Lucid's transparency
     /// objective: each step composites the image over a random background by its alpha, and
     /// subtracts `alpha_penalty × |objective| × mean alpha`, switched on after 15% of the steps
@@ -91,7 +92,7 @@ impl Default for RenderConfig {
             observer: Observer::default(),
             optimizer: Optimizer::Adam,
             transparency: false,
-            fixed_size: true,
+            variable_size: false,
             alpha_penalty: 1.0,
         }
     }
@@ -109,7 +110,7 @@ impl fmt::Debug for RenderConfig {
             .field("observer", &self.observer)
             .field("optimizer", &self.optimizer)
             .field("transparency", &self.transparency)
-            .field("fixed_size", &self.fixed_size)
+            .field("variable_size", &self.variable_size)
             .field("alpha_penalty", &self.alpha_penalty)
             .finish()
     }
@@ -120,7 +121,7 @@ impl RenderConfig {
     /// random transforms ([`excite_core::transform::input_size`]). What its memory is
     /// estimated at.
     pub fn input_size(&self) -> [usize; 2] {
-        excite_core::transform::input_size(&self.transforms, self.param.size(), self.fixed_size)
+        excite_core::transform::input_size(&self.transforms, self.param.size(), self.variable_size)
     }
 
     /// Checks the settings before any work: at least one step, a finite learning rate above
@@ -285,7 +286,7 @@ pub struct Ascent<'a> {
     /// The transparency map so far, when asked for.
     transparency: Option<Tensor<4>>,
     track_transparency: bool,
-    fixed_size: bool,
+    variable_size: bool,
     /// With an alpha channel: the transparency objective.
     alpha: Option<AlphaObjective>,
 }
@@ -370,7 +371,7 @@ impl<'a> Ascent<'a> {
             dead: Vec::new(),
             transparency: None,
             track_transparency: config.transparency,
-            fixed_size: config.fixed_size,
+            variable_size: config.variable_size,
             alpha,
         })
     }
@@ -479,13 +480,13 @@ impl<'a> Ascent<'a> {
     }
 
     /// The random transforms of this step: one resampling at a constant size
-    /// ([`RenderConfig::fixed_size`]) when they allow it, else one after the other.
+    /// (unless [`RenderConfig::variable_size`]) when they allow it, else one after the other.
     ///
     /// # Shapes
     /// - image: `[B, 3, H, W]`
     /// - output: `[B', 3, H', W']`
     fn transformed(&mut self, image: Tensor<4>) -> Tensor<4> {
-        let fixed = if self.fixed_size {
+        let fixed = if !self.variable_size {
             apply_fixed(self.transforms, image.clone(), &mut self.rng)
         } else {
             None

@@ -200,10 +200,10 @@ pub fn crop_region(transforms: &[Transform]) -> Option<[f32; 2]> {
 }
 
 /// The largest input the model sees when `transforms` apply to an image of `size` (height,
-/// width): one resampling at a constant size (`fixed`, for geometric transforms: the chain's
-/// size at scale 1), else one after the other at the largest scale drawn; MACO's crops at
+/// width): one resampling at a constant size (geometric transforms: the chain's size at scale
+/// 1), or with `variable_size` one after the other at the largest scale drawn; MACO's crops at
 /// their output size. What a render's memory is estimated at.
-pub fn input_size(transforms: &[Transform], size: [usize; 2], fixed: bool) -> [usize; 2] {
+pub fn input_size(transforms: &[Transform], size: [usize; 2], variable_size: bool) -> [usize; 2] {
     let geometric = !transforms
         .iter()
         .any(|t| matches!(t, Transform::Crops { .. }));
@@ -212,7 +212,7 @@ pub fn input_size(transforms: &[Transform], size: [usize; 2], fixed: bool) -> [u
         size = match t {
             Transform::Pad { width, .. } => size.map(|s| s + 2 * width),
             Transform::Jitter(d) => size.map(|s| s - (*d).min(s - 1)),
-            Transform::Scale(scales) if !(fixed && geometric) => {
+            Transform::Scale(scales) if variable_size || !geometric => {
                 let top = scales.iter().fold(1f32, |m, &s| m.max(s));
                 size.map(|s| ((s as f32 * top).round() as usize).max(2))
             }
@@ -469,16 +469,16 @@ mod tests {
         let x = Tensor::<4>::zeros([1, 3, 64, 64], &Device::flex());
         let fixed = fixed::apply_fixed(&standard(), x.clone(), &mut rng).unwrap();
         assert_eq!(
-            input_size(&standard(), [64, 64], true),
+            input_size(&standard(), [64, 64], false),
             [fixed.dims()[2], fixed.dims()[3]]
         );
         // One after the other, the largest scale drawn bounds every draw.
-        let [h, w] = input_size(&standard(), [64, 64], false);
+        let [h, w] = input_size(&standard(), [64, 64], true);
         for _ in 0..20 {
             let [_, _, oh, ow] = apply_all(&standard(), x.clone(), &mut rng).dims();
             assert!(oh <= h && ow <= w, "{oh}x{ow} above {h}x{w}");
         }
-        assert_eq!(input_size(&maco(6, 224), [448, 448], true), [224, 224]);
+        assert_eq!(input_size(&maco(6, 224), [448, 448], false), [224, 224]);
     }
 
     #[test]
