@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod figures;
 pub mod plan;
 pub mod record;
 pub mod run;

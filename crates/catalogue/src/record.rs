@@ -1,26 +1,75 @@
 //! A unit's record, `unit.json`: what was made, with which settings, and what it reached.
 
+use std::collections::BTreeMap;
+
 use excite_views::Hit;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CatalogueConfig;
 
-/// The files of a unit, relative to its folder.
+/// The files of a unit, relative to its folder, by the name of the figure that made them
+/// ([`crate::figures::FIGURES`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UnitFiles {
-    /// The render (PNG).
-    pub render: String,
-    /// A small JPEG of the render for grids.
-    pub thumb: String,
-    /// The negative render (PNG).
-    pub negative: Option<String>,
-    /// The diverse renders (PNG).
-    pub diverse: Vec<String>,
-    /// The strip of dataset examples (JPEG).
-    pub examples: Option<String>,
-    /// The saliency of the unit at its strongest position in its best photo, over the photo
-    /// (JPEG).
-    pub saliency: Option<String>,
+#[serde(from = "FilesOnDisk")]
+pub struct UnitFiles(pub BTreeMap<String, Vec<String>>);
+
+impl UnitFiles {
+    /// The first file of `figure`, if any.
+    pub fn first(&self, figure: &str) -> Option<&str> {
+        self.all(figure).first().map(String::as_str)
+    }
+
+    /// Every file of `figure`.
+    pub fn all(&self, figure: &str) -> &[String] {
+        self.0.get(figure).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The files as records hold them: by figure, or with one field per figure (records made
+/// before the figures were a table).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FilesOnDisk {
+    ByFigure(BTreeMap<String, Vec<String>>),
+    Fields {
+        render: String,
+        thumb: String,
+        negative: Option<String>,
+        diverse: Vec<String>,
+        examples: Option<String>,
+        saliency: Option<String>,
+    },
+}
+
+impl From<FilesOnDisk> for UnitFiles {
+    fn from(files: FilesOnDisk) -> Self {
+        match files {
+            FilesOnDisk::ByFigure(map) => Self(map),
+            FilesOnDisk::Fields {
+                render,
+                thumb,
+                negative,
+                diverse,
+                examples,
+                saliency,
+            } => {
+                let optional =
+                    |name: &str, file: Option<String>| file.map(|f| (name.to_string(), vec![f]));
+                let mut map: BTreeMap<String, Vec<String>> = [
+                    ("render".to_string(), vec![render]),
+                    ("thumb".to_string(), vec![thumb]),
+                    ("diverse".to_string(), diverse),
+                ]
+                .into_iter()
+                .collect();
+                map.extend(optional("negative", negative));
+                map.extend(optional("examples", examples));
+                map.extend(optional("saliency", saliency));
+                map.retain(|_, files| !files.is_empty());
+                Self(map)
+            }
+        }
+    }
 }
 
 /// The unit's dataset examples, with photos.
@@ -76,4 +125,21 @@ pub struct UnitRecord {
     pub backend: String,
     /// The unit's share of its batch's wall time, in seconds.
     pub seconds: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_with_a_field_per_figure_still_read() {
+        let old = r#"{"render":"render.png","thumb":"thumb.jpg","negative":null,"diverse":["diverse_0.png"],"examples":"examples.jpg","saliency":null}"#;
+        let files: UnitFiles = serde_json::from_str(old).unwrap();
+        assert_eq!(files.first("render"), Some("render.png"));
+        assert_eq!(files.all("diverse"), ["diverse_0.png"]);
+        assert_eq!(files.first("negative"), None);
+        let again: UnitFiles =
+            serde_json::from_str(&serde_json::to_string(&files).unwrap()).unwrap();
+        assert_eq!(again, files);
+    }
 }

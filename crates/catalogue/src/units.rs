@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use burn::tensor::Device;
-use excite_core::image_io::{encode_jpeg, encode_png, from_image};
+use excite_core::image_io::from_image;
 use excite_core::objective::{channel, neuron};
 use excite_core::{Result, VisualModel};
 use excite_views::output::THUMB;
@@ -15,10 +15,9 @@ use excite_views::{ChannelExamples, Examples, SaliencyConfig, saliency};
 use excite_viz::{
     ChannelRender, backend_name, render_channels, render_diverse_channels, render_negative_channels,
 };
-use image::RgbImage;
-use image::imageops::{FilterType, resize};
 
 use crate::config::CatalogueConfig;
+use crate::figures::{FIGURES, UnitParts, UnitViews};
 use crate::record::{ExampleSummary, UnitFiles, UnitRecord};
 
 /// A finished unit: its record and its files (name, bytes).
@@ -28,12 +27,6 @@ pub struct UnitOutput {
     /// The images, encoded.
     pub files: Vec<(String, Vec<u8>)>,
 }
-
-/// The side of a unit's thumbnail in the site's grids.
-pub const THUMB_SIDE: u32 = 96;
-
-/// JPEG quality of thumbnails and photo-based figures.
-const JPEG_QUALITY: u8 = 88;
 
 /// Renders `channels` of `layer` as one batch seeded with `seed`, and assembles each unit's
 /// record and files; `examples` (the layer's, covering these channels) adds the strips and the
@@ -126,13 +119,6 @@ struct UnitRenders<'a> {
     diverse: &'a [ChannelRender],
 }
 
-/// A unit's input views: its strip of examples and the saliency of its best photo.
-struct UnitViews {
-    strip: RgbImage,
-    saliency: RgbImage,
-    summary: ExampleSummary,
-}
-
 /// The strip of `unit`'s examples, and the saliency of the unit at its strongest position;
 /// `activation` is its render's, compared with its best photo's.
 fn unit_views(
@@ -179,50 +165,29 @@ fn unit_views(
     })
 }
 
-/// One unit's record and encoded files.
+/// One unit's record and encoded files: every figure of [`FIGURES`].
 fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Result<UnitOutput> {
     let UnitRenders {
         render,
         negative,
         diverse,
     } = unit;
-    let mut files = vec![
-        ("render.png".to_string(), encode_png(&render.image)?),
-        (
-            "thumb.jpg".to_string(),
-            encode_jpeg(&thumbnail(&render.image), JPEG_QUALITY)?,
-        ),
-    ];
-    let mut names = UnitFiles {
-        render: "render.png".into(),
-        thumb: "thumb.jpg".into(),
-        ..UnitFiles::default()
+    let parts = UnitParts {
+        render: &render,
+        negative,
+        diverse,
+        views: views.as_ref(),
     };
-    if let Some(negative) = negative {
-        files.push(("negative.png".into(), encode_png(&negative.image)?));
-        names.negative = Some("negative.png".into());
-    }
-    for (k, d) in diverse.iter().enumerate() {
-        let name = format!("diverse_{k}.png");
-        files.push((name.clone(), encode_png(&d.image)?));
-        names.diverse.push(name);
-    }
-    let examples = match views {
-        Some(views) => {
-            files.push((
-                "examples.jpg".into(),
-                encode_jpeg(&views.strip, JPEG_QUALITY)?,
-            ));
-            files.push((
-                "saliency.jpg".into(),
-                encode_jpeg(&views.saliency, JPEG_QUALITY)?,
-            ));
-            names.examples = Some("examples.jpg".into());
-            names.saliency = Some("saliency.jpg".into());
-            Some(views.summary)
+    let mut files = Vec::new();
+    let mut names = UnitFiles::default();
+    for figure in FIGURES {
+        let made = figure.files(&parts)?;
+        if !made.is_empty() {
+            let list = made.iter().map(|(name, _)| name.clone()).collect();
+            names.0.insert(figure.name().to_string(), list);
         }
-        None => None,
-    };
+        files.extend(made);
+    }
     let record = UnitRecord {
         layer: batch.layer.to_string(),
         channel: render.channel,
@@ -232,21 +197,11 @@ fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Resul
         negative_activation: negative.map(|n| n.activation),
         diverse_activations: diverse.iter().map(|d| d.activation).collect(),
         dead: render.dead,
-        examples,
+        examples: views.map(|v| v.summary),
         files: names,
         settings: batch.config.clone(),
         backend: batch.backend.clone(),
         seconds: 0.0,
     };
     Ok(UnitOutput { record, files })
-}
-
-/// The render at [`THUMB_SIDE`] pixels: shrunk smoothly, or enlarged by whole pixels.
-fn thumbnail(image: &RgbImage) -> RgbImage {
-    let filter = if image.width() >= THUMB_SIDE {
-        FilterType::Triangle
-    } else {
-        FilterType::Nearest
-    };
-    resize(image, THUMB_SIDE, THUMB_SIDE, filter)
 }

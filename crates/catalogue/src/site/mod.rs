@@ -4,7 +4,7 @@
 //! figures and links to its neighbours). Plain HTML and CSS with a few lines of script for
 //! keyboard navigation: it opens from `file://` or any static server, with no network.
 
-mod html;
+pub(crate) mod html;
 mod pages;
 
 use std::fs;

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::html::{escape, page, url};
+use crate::figures::FIGURES;
 use crate::plan::{LayerEntry, Plan};
 use crate::record::UnitRecord;
 use crate::store::Status;
@@ -49,7 +50,7 @@ pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> St
                     "<img loading=\"lazy\" src=\"units/{}/{}/{}\" alt=\"{}\" width=\"48\" height=\"48\">",
                     url(&layer.folder),
                     plan.units[i].channel,
-                    url(&r.files.thumb),
+                    url(r.files.first("thumb").unwrap_or_default()),
                     escape(&plan.units[i].id())
                 )
             })
@@ -107,7 +108,7 @@ pub fn layer(plan: &Plan, index: usize, records: &[Option<UnitRecord>]) -> Strin
                     id = escape(&unit.id()),
                     folder = url(&layer.folder),
                     c = unit.channel,
-                    thumb = url(&r.files.thumb),
+                    thumb = url(r.files.first("thumb").unwrap_or_default()),
                     value = if r.dead {
                         "dead".to_string()
                     } else {
@@ -156,8 +157,7 @@ pub fn unit(
         prev = neighbour(plan, before, "prev", "←"),
         next = neighbour(plan, after, "next", "→"),
     );
-    let mut body = renders(unit.channel, record);
-    body += &examples(unit.channel, record);
+    let mut body = figures(unit.channel, record);
     body += &facts(record);
     page(
         &format!("{} — {}", unit.id(), plan.model),
@@ -184,65 +184,24 @@ fn neighbour(plan: &Plan, i: Option<usize>, rel: &str, label: &str) -> String {
     }
 }
 
-/// One figure of a unit page: an image of the unit's folder and its caption.
-fn figure(channel: usize, class: &str, file: &str, caption: &str) -> String {
-    format!(
-        "<figure class=\"{class}\"><img src=\"{channel}/{}\" alt=\"{caption}\"><figcaption>{caption}</figcaption></figure>",
-        url(file),
-        caption = escape(caption)
-    )
-}
-
-/// The render, the diverse renders and the negative.
-fn renders(channel: usize, record: &UnitRecord) -> String {
-    let mut out = String::from("<div class=\"figures\">");
-    out += &figure(
-        channel,
-        "main",
-        &record.files.render,
-        &format!("render: mean activation {:.4}", record.activation),
-    );
-    for (file, value) in record.files.diverse.iter().zip(&record.diverse_activations) {
-        out += &figure(channel, "small", file, &format!("diverse: {value:.4}"));
+/// The figures of [`FIGURES`]: those without a section in one row at the top, then one
+/// section each.
+fn figures(channel: usize, record: &UnitRecord) -> String {
+    let top: String = FIGURES
+        .iter()
+        .filter(|f| f.section().is_none())
+        .map(|f| f.html(channel, record))
+        .collect();
+    let mut out = format!("<div class=\"figures\">{top}</div>");
+    for figure in FIGURES {
+        if let Some(heading) = figure.section() {
+            let html = figure.html(channel, record);
+            if !html.is_empty() {
+                let _ = write!(out, "<h2>{}</h2>{html}", escape(heading));
+            }
+        }
     }
-    if let (Some(file), Some(value)) = (&record.files.negative, record.negative_activation) {
-        out += &figure(channel, "small", file, &format!("negative: {value:.4}"));
-    }
-    out.push_str("</div>");
     out
-}
-
-/// The dataset examples and the saliency at the strongest position, with photos.
-fn examples(channel: usize, record: &UnitRecord) -> String {
-    let (Some(examples), Some(strip), Some(saliency)) = (
-        &record.examples,
-        &record.files.examples,
-        &record.files.saliency,
-    ) else {
-        return String::new();
-    };
-    let best = &examples.top_max[0];
-    let photo = best
-        .image
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let place = best
-        .position
-        .map_or_else(String::new, |[r, c]| format!(" at row {r}, column {c}"));
-    format!(
-        "<h2>Dataset examples</h2><p class=\"muted\">Of {} photos: top row by mean activation, middle row the patches of the strongest positions, bottom row the lowest.</p><div class=\"figures\">{}</div><h2>Saliency at the strongest position</h2><div class=\"figures\">{}</div>",
-        examples.photos,
-        figure(channel, "wide", strip, "dataset examples"),
-        figure(
-            channel,
-            "small",
-            saliency,
-            &format!(
-                "{photo}{place}: {:.4} ({})",
-                examples.saliency_value, examples.saliency_method
-            )
-        ),
-    )
 }
 
 /// The unit's numbers and settings as a definition list, and a link to its record.
@@ -378,14 +337,14 @@ mod tests {
                 saliency_value: 0.5,
                 saliency_method: hostile("method"),
             }),
-            files: UnitFiles {
-                render: hostile("render"),
-                thumb: hostile("thumb"),
-                negative: Some(hostile("negative")),
-                diverse: vec![hostile("diverse")],
-                examples: Some(hostile("examples")),
-                saliency: Some(hostile("saliency")),
-            },
+            files: UnitFiles(
+                [
+                    "render", "thumb", "negative", "diverse", "examples", "saliency",
+                ]
+                .iter()
+                .map(|f| (f.to_string(), vec![hostile(f)]))
+                .collect(),
+            ),
             settings: CatalogueConfig {
                 saliency_method: hostile("setting"),
                 ..CatalogueConfig::default()

@@ -1,0 +1,89 @@
+//! The unit's input views, with photos: the strip of dataset examples and the saliency at the
+//! strongest position of the best photo.
+
+use excite_core::Result;
+use excite_core::image_io::encode_jpeg;
+
+use super::renders::JPEG_QUALITY;
+use super::{Figure, UnitParts, figure};
+use crate::record::UnitRecord;
+
+/// The strip of dataset examples (JPEG).
+pub struct ExampleStrip;
+
+impl Figure for ExampleStrip {
+    fn name(&self) -> &'static str {
+        "examples"
+    }
+    fn section(&self) -> Option<&'static str> {
+        Some("Dataset examples")
+    }
+    fn files(&self, unit: &UnitParts) -> Result<Vec<(String, Vec<u8>)>> {
+        unit.views
+            .map(|v| {
+                Ok((
+                    "examples.jpg".to_string(),
+                    encode_jpeg(&v.strip, JPEG_QUALITY)?,
+                ))
+            })
+            .into_iter()
+            .collect()
+    }
+    fn html(&self, channel: usize, record: &UnitRecord) -> String {
+        let (Some(file), Some(examples)) = (record.files.first(self.name()), &record.examples)
+        else {
+            return String::new();
+        };
+        format!(
+            "<p class=\"muted\">Of {} photos: top row by mean activation, middle row the patches of the strongest positions, bottom row the lowest.</p><div class=\"figures\">{}</div>",
+            examples.photos,
+            figure(channel, "wide", file, "dataset examples"),
+        )
+    }
+}
+
+/// The saliency of the unit at its strongest position in its best photo, over the photo
+/// (JPEG), by the catalogue's saliency method.
+pub struct Saliency;
+
+impl Figure for Saliency {
+    fn name(&self) -> &'static str {
+        "saliency"
+    }
+    fn section(&self) -> Option<&'static str> {
+        Some("Saliency at the strongest position")
+    }
+    fn files(&self, unit: &UnitParts) -> Result<Vec<(String, Vec<u8>)>> {
+        unit.views
+            .map(|v| {
+                Ok((
+                    "saliency.jpg".to_string(),
+                    encode_jpeg(&v.saliency, JPEG_QUALITY)?,
+                ))
+            })
+            .into_iter()
+            .collect()
+    }
+    fn html(&self, channel: usize, record: &UnitRecord) -> String {
+        let (Some(file), Some(examples)) = (record.files.first(self.name()), &record.examples)
+        else {
+            return String::new();
+        };
+        let best = &examples.top_max[0];
+        let photo = best
+            .image
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let place = best
+            .position
+            .map_or_else(String::new, |[r, c]| format!(" at row {r}, column {c}"));
+        let caption = format!(
+            "{photo}{place}: {:.4} ({})",
+            examples.saliency_value, examples.saliency_method
+        );
+        format!(
+            "<div class=\"figures\">{}</div>",
+            figure(channel, "small", file, &caption)
+        )
+    }
+}
