@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use excite::catalogue::CatalogueConfig;
 use excite::core::channels::ChannelRange;
 use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
 use excite::model::memory_limit;
-use excite::views::{METHODS, SaliencyConfig};
+use excite::views::{ExamplesConfig, METHODS, SaliencyConfig};
 use excite::viz::RenderConfig;
 use excite::{ImageParam, OnnxModel};
 
@@ -81,25 +82,25 @@ pub struct CatalogueArgs {
     #[arg(long)]
     pub size: Option<usize>,
     /// Optimisation steps of every render.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = CatalogueConfig::default().steps)]
     pub steps: usize,
     /// Adam's learning rate (the library's `learning_rate`).
-    #[arg(long, visible_alias = "learning-rate", default_value_t = 0.05)]
+    #[arg(long, visible_alias = "learning-rate", default_value_t = CatalogueConfig::default().learning_rate)]
     pub lr: f32,
     /// The seed (each batch adds the index of its first unit).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = CatalogueConfig::default().seed)]
     pub seed: u64,
     /// Units rendered together in one batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = CatalogueConfig::default().batch)]
     pub batch: usize,
     /// Diverse renders per unit (0 for none).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = CatalogueConfig::default().diverse)]
     pub diverse: usize,
     /// Skip the negative (minimised) renders.
     #[arg(long)]
     pub no_negative: bool,
     /// Dataset examples kept per unit, with `--images`.
-    #[arg(long, default_value_t = 9)]
+    #[arg(long, default_value_t = CatalogueConfig::default().top)]
     pub top: usize,
     /// Refuse a layer whose estimated peak memory is above this many GiB (default: three
     /// quarters of the available memory).
@@ -219,10 +220,10 @@ pub struct ExamplesArgs {
     #[arg(long)]
     pub images: PathBuf,
     /// Photos kept per ranking.
-    #[arg(long, default_value_t = 9)]
+    #[arg(long, default_value_t = ExamplesConfig::default().top)]
     pub top: usize,
     /// Photos per forward pass.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = ExamplesConfig::default().batch)]
     pub batch: usize,
     /// Where the strips and `examples.json` go (default `examples/LAYER`, named as
     /// `render-layer`'s folders).
@@ -325,14 +326,14 @@ pub struct AscentArgs {
     #[arg(long)]
     pub size: Option<usize>,
     /// Optimisation steps.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = RenderConfig::default().steps)]
     pub steps: usize,
     /// Adam's learning rate (the library's `learning_rate`; default 0.05, 1.0 with
     /// `--param maco`).
     #[arg(long, visible_alias = "learning-rate")]
     pub lr: Option<f32>,
     /// Seed of the initial image and of the transforms.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = RenderConfig::default().seed)]
     pub seed: u64,
     /// The image parameterization (default: `maco` for `render` on a vision transformer,
     /// as MACO's authors publish it, else `fourier`).

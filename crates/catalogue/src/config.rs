@@ -68,6 +68,30 @@ impl Default for CatalogueConfig {
 }
 
 impl CatalogueConfig {
+    /// With renders of `size` pixels.
+    pub fn with_size(mut self, size: usize) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// With `steps` optimisation steps per render.
+    pub fn with_steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
+
+    /// With the saliency method named `method` for each unit's best photo.
+    pub fn with_saliency_method(mut self, method: &str) -> Self {
+        self.saliency_method = method.into();
+        self
+    }
+
+    /// Telling `observer` of the run's progress.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = observer;
+        self
+    }
+
     /// Refuses settings that cannot run, with one line naming the setting.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::Invalid(what.to_string()));

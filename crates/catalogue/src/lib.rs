@@ -12,7 +12,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let device = excite_viz::default_device()?;
 //! let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
-//! let config = CatalogueConfig::default();
+//! let config = CatalogueConfig::default().with_steps(256);
 //! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some("0..4".parse()?), &config)?;
 //! let store = Store::new("catalogue");
 //! store.write_plan(&plan)?;

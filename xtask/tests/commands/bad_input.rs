@@ -622,7 +622,10 @@ fn sizes_and_memory_are_checked_before_any_work() {
     let line = render(&["--size", "0"]);
     assert!(line.contains("sides in 1..="), "{line}");
     let line = render(&["--max-memory=-1"]);
-    assert!(line.contains("memory limit must be a positive number"), "{line}");
+    assert!(
+        line.contains("memory limit must be a positive number"),
+        "{line}"
+    );
     let huge = repo("testdata/broken/input_huge.onnx");
     let line = fails(&["layers", "--model", huge.to_str().unwrap()]);
     assert!(line.contains("above the supported"), "{line}");
