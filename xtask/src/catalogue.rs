@@ -105,6 +105,7 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
         negative: !args.no_negative,
         top: args.top,
         saliency_method: args.saliency_method.clone(),
+        param: args.param.name(),
         transforms: !args.no_transforms,
         ..CatalogueConfig::default()
     };

@@ -102,6 +102,9 @@ pub struct CatalogueArgs {
     /// Dataset examples kept per unit, with `--images`.
     #[arg(long, default_value_t = CatalogueConfig::default().top)]
     pub top: usize,
+    /// The image parameterization (MACO's crops are for `render`).
+    #[arg(long, value_enum, default_value_t = Param::Fourier)]
+    pub param: Param,
     /// Refuse a layer whose estimated peak memory is above this many GiB (default: three
     /// quarters of the available memory).
     #[arg(long)]
@@ -453,13 +456,10 @@ pub enum Param {
 impl Param {
     /// The parameterization of `batch` square images of `size` pixels.
     pub fn image_param(self, batch: usize, size: usize) -> ImageParam {
-        let param = match self {
-            Param::Fourier => ImageParam::fourier(),
-            Param::Pixels => ImageParam::pixels(),
-            Param::Phase => ImageParam::phase_only(),
-            Param::Maco => ImageParam::maco(),
-        };
-        param.with_size(size, size).with_batch(batch)
+        ImageParam::named(&self.name())
+            .expect("every --param value is a parameterization")
+            .with_size(size, size)
+            .with_batch(batch)
     }
 
     /// The name on the command line.

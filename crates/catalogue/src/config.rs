@@ -36,10 +36,19 @@ pub struct CatalogueConfig {
     pub saliency_samples: usize,
     /// Whether the random transforms are on.
     pub transforms: bool,
+    /// The image parameterization: `fourier` (Lucid's), `pixels` or `phase`
+    /// ([`ImageParam::named`]; MACO's crops are for single renders).
+    #[serde(default = "default_param")]
+    pub param: String,
     /// Told of the run's progress ([`Progress::Start`](excite_core::Progress::Start),
     /// `Photos`, `Stored`, `Failed`); not recorded, and equal in any two configs.
     #[serde(skip)]
     pub observer: Observer,
+}
+
+/// Fourier: the parameterization of catalogues made before it was a setting.
+fn default_param() -> String {
+    "fourier".into()
 }
 
 /// SmoothGrad: the saliency of catalogues made before the method was a setting.
@@ -62,6 +71,7 @@ impl Default for CatalogueConfig {
             saliency_method: default_saliency_method(),
             saliency_samples: 16,
             transforms: true,
+            param: default_param(),
             observer: Observer::default(),
         }
     }
@@ -105,13 +115,20 @@ impl CatalogueConfig {
             return bad("top and saliency samples must be at least 1");
         }
         excite_views::method(&self.saliency_method)?;
+        ImageParam::named(&self.param)?;
+        if self.param == "maco" {
+            return bad(
+                "MACO's crops are for single renders (`render --param maco`), not catalogues",
+            );
+        }
         self.render_config(1, 0).validate()
     }
 
     /// The render settings of one batch of `batch` images, seeded with `seed`.
     pub fn render_config(&self, batch: usize, seed: u64) -> RenderConfig {
         RenderConfig {
-            param: ImageParam::fourier()
+            param: ImageParam::named(&self.param)
+                .unwrap_or_else(|_| ImageParam::fourier())
                 .with_size(self.size, self.size)
                 .with_batch(batch),
             steps: self.steps,

@@ -65,6 +65,20 @@ impl Default for ImageParam {
 }
 
 impl ImageParam {
+    /// The parameterization named `name` (as the command line's `--param` writes it):
+    /// `fourier`, `pixels`, `phase` or `maco`.
+    pub fn named(name: &str) -> Result<Self> {
+        match name {
+            "fourier" => Ok(Self::fourier()),
+            "pixels" => Ok(Self::pixels()),
+            "phase" => Ok(Self::phase_only()),
+            "maco" => Ok(Self::maco()),
+            other => Err(Error::Invalid(format!(
+                "unknown parameterization `{other}`; the parameterizations are fourier, pixels, phase, maco"
+            ))),
+        }
+    }
+
     /// Raw pixels, initialised N(0, 0.01).
     pub fn pixels() -> Self {
         Self {
