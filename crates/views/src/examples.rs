@@ -115,6 +115,20 @@ struct Rankings {
 
 /// Ranks the `photos` for each channel of `layer` (see [`ExamplesConfig`]), telling its
 /// observer after each batch. A photo that cannot be read is an error naming it.
+///
+/// ```no_run
+/// use burn::tensor::Device;
+/// use excite_views::photos::list_photos;
+/// use excite_views::{ExamplesConfig, dataset_examples};
+///
+/// let device = Device::flex();
+/// let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
+/// let photos = list_photos("testdata/demo_images".as_ref())?;
+/// let config = ExamplesConfig::default().with_channels([0, 8]);
+/// let examples = dataset_examples(&model, "blocks.5", &photos, &config, &device)?;
+/// println!("{}", examples.channels[0].top_mean[0].image.display());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn dataset_examples(
     model: &dyn VisualModel,
     layer: &str,

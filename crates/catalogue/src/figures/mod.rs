@@ -71,3 +71,92 @@ pub fn figure(channel: usize, class: &str, file: &str, caption: &str) -> String 
         caption = escape(caption)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use excite_views::Hit;
+
+    use super::*;
+    use crate::config::CatalogueConfig;
+    use crate::record::UnitFiles;
+
+    fn render(channel: usize, activation: f32) -> ChannelRender {
+        ChannelRender {
+            channel,
+            image: RgbImage::from_pixel(16, 16, image::Rgb([10, 200, 30])),
+            activation,
+            dead: false,
+        }
+    }
+
+    /// Every figure of the table makes its files for a unit that has everything, and shows
+    /// each of them on the unit page.
+    #[test]
+    fn every_figure_makes_files_and_shows_them() {
+        let (main, negative) = (render(3, 1.5), render(3, -1.0));
+        let diverse = [render(3, 0.5), render(3, 0.4)];
+        let hit = Hit {
+            image: PathBuf::from("cat.png"),
+            score: 2.0,
+            position: Some([1, 1]),
+            crop: None,
+        };
+        let views = UnitViews {
+            strip: RgbImage::new(40, 20),
+            saliency: RgbImage::new(20, 20),
+            summary: ExampleSummary {
+                top: vec![hit.clone()],
+                top_max: vec![hit],
+                photos: 1,
+                ratio: Some(0.75),
+                saliency_value: 2.0,
+                saliency_method: "smoothgrad".into(),
+            },
+        };
+        let parts = UnitParts {
+            render: &main,
+            negative: Some(&negative),
+            diverse: &diverse,
+            views: Some(&views),
+        };
+        let mut files = UnitFiles::default();
+        for figure in FIGURES {
+            let made = figure.files(&parts).unwrap();
+            assert!(!made.is_empty(), "{} made no file", figure.name());
+            assert!(
+                made.iter().all(|(_, bytes)| !bytes.is_empty()),
+                "{}",
+                figure.name()
+            );
+            let names = made.into_iter().map(|(name, _)| name).collect();
+            files.0.insert(figure.name().to_string(), names);
+        }
+        let record = UnitRecord {
+            layer: "conv".into(),
+            channel: 3,
+            seed: 0,
+            batch: vec![3],
+            activation: 1.5,
+            negative_activation: Some(-1.0),
+            diverse_activations: vec![0.5, 0.4],
+            dead: false,
+            examples: Some(views.summary.clone()),
+            files,
+            settings: CatalogueConfig::default(),
+            backend: "flex".into(),
+            seconds: 1.0,
+        };
+        for figure in FIGURES.iter().filter(|f| f.name() != "thumb") {
+            let html = figure.html(3, &record);
+            for file in record.files.all(figure.name()) {
+                assert!(
+                    html.contains(&format!("3/{file}")),
+                    "{}: {html}",
+                    figure.name()
+                );
+            }
+        }
+    }
+}
