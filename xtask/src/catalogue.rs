@@ -96,7 +96,7 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
         bail!("catalogue needs --layers");
     };
     let config = CatalogueConfig {
-        size: args.size.or(model.input_size()).unwrap_or(128),
+        size: args.size.unwrap_or_else(|| model.render_side()),
         steps: args.steps,
         learning_rate: args.lr,
         seed: args.seed,

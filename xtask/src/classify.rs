@@ -16,7 +16,7 @@ use crate::cli::ClassifyArgs;
 pub fn run(args: &ClassifyArgs, device: &Device) -> Result<()> {
     let device = device.clone().without_autodiff();
     let model = OnnxModel::load(&args.model.model, &device)?;
-    let size = model.input_size().unwrap_or(224);
+    let size = model.photo_side();
     model.check_input_size(size)?;
     let labels = match model.manifest() {
         Some(m) => m.labels()?.unwrap_or_default(),

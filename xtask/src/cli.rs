@@ -7,7 +7,7 @@ use excite::catalogue::CatalogueConfig;
 use excite::core::channels::ChannelRange;
 use excite::core::spectrum::Spectrum;
 use excite::core::transform::standard;
-use excite::model::memory_limit;
+use excite::model::{RENDER_SIDE, memory_limit};
 use excite::views::{ExamplesConfig, METHODS, SaliencyConfig};
 use excite::viz::RenderConfig;
 use excite::{ImageParam, OnnxModel};
@@ -376,20 +376,19 @@ impl AscentArgs {
     /// `one_image` says whether the command renders one objective (where MACO, whose crops
     /// fill the batch, can be the default: for models with token layers).
     pub fn for_model(&self, model: &OnnxModel, one_image: bool) -> anyhow::Result<AscentArgs> {
-        let input = model.input_size();
         let param = self.param.unwrap_or(if one_image && model.has_tokens() {
             Param::Maco
         } else {
             Param::Fourier
         });
         let (size, maco) = if param == Param::Maco {
-            let side = input.unwrap_or(224);
+            let side = model.photo_side();
             let canvas = 2 * side;
             let magnitude =
                 Spectrum::beside(&self.model.model)?.map(|s| s.resized([canvas, canvas]).magnitude);
             (self.size.unwrap_or(side), Some((side, magnitude)))
         } else {
-            (self.size.or(input).unwrap_or(128), None)
+            (self.size.unwrap_or_else(|| model.render_side()), None)
         };
         let resolved = AscentArgs {
             size: Some(size),
@@ -404,7 +403,7 @@ impl AscentArgs {
 
     /// The image side: the one asked for or resolved by [`AscentArgs::for_model`].
     pub fn side(&self) -> usize {
-        self.size.unwrap_or(128)
+        self.size.unwrap_or(RENDER_SIDE)
     }
 
     /// The render settings these arguments describe, for `batch` images.

@@ -25,7 +25,7 @@ pub fn run(args: &ExamplesArgs, device: &Device) -> Result<()> {
         .find(|l| l.name == args.layer)
         .and_then(|l| l.shape.get(1).copied())
         .unwrap_or(1);
-    let size = model.input_size().unwrap_or(224);
+    let size = model.photo_side();
     model.check_input_size(size)?;
     let photos = list_photos(&args.images)?;
     let config = ExamplesConfig {

@@ -23,7 +23,7 @@ pub fn run(args: &SaliencyArgs, device: &Device) -> Result<()> {
     for layer in objective.layers().iter().chain(&args.layer) {
         model.check_layer(layer)?;
     }
-    let size = model.input_size().unwrap_or(224);
+    let size = model.photo_side();
     model.check_input_size(size)?;
     let photo = load_square(&args.image, size as u32)?;
     let configs: Vec<SaliencyConfig> = args

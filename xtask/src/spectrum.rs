@@ -12,7 +12,7 @@ use crate::cli::SpectrumArgs;
 /// Computes the spectrum and saves it as `MODEL.spectrum.json`.
 pub fn run(args: &SpectrumArgs) -> Result<()> {
     let model = OnnxModel::load(&args.model.model, &Device::flex())?;
-    let side = args.size.or(model.input_size()).unwrap_or(224);
+    let side = args.size.unwrap_or_else(|| model.photo_side());
     let photos = list_photos(&args.images)?
         .iter()
         .map(|p| read_image(p, None))

@@ -42,7 +42,7 @@ pub use error::{ModelError, Result};
 pub use layout::Layout;
 pub use manifest::{Manifest, Normalization};
 pub use memory::{default_memory_limit, memory_limit};
-pub use model::{LayerInfo, OnnxModel};
+pub use model::{LayerInfo, OnnxModel, RENDER_SIDE};
 pub use names::nearest;
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};
 pub use ops::SUPPORTED_OPS;

@@ -11,7 +11,7 @@ use excite_core::objective::OUTPUT;
 use crate::error::{ModelError, Result};
 use crate::graph::Node;
 use crate::infer::infer_graph;
-use crate::layout::{Layout, probe_shape};
+use crate::layout::{DEFAULT_SIDE, Layout, probe_shape};
 use crate::manifest::{Manifest, Normalization};
 use crate::names::nearest;
 use crate::onnx_file::read_model;
@@ -37,6 +37,9 @@ pub struct LayerInfo {
     /// then its grid, `[N, D, h, w]`).
     pub tokens: Option<Tokens>,
 }
+
+/// The side of a render when neither the user nor the model says (Lucid's 128 px).
+pub const RENDER_SIDE: usize = 128;
 
 /// An ONNX CNN imported into Burn, on one device.
 ///
@@ -158,6 +161,18 @@ impl OnnxModel {
             (Some(Some(h)), Some(Some(w))) if h == w => Some(*h),
             _ => None,
         }
+    }
+
+    /// The side photos are scaled and cropped to for this model: [`OnnxModel::input_size`],
+    /// else 224 (ImageNet's, for a model whose input size is dynamic).
+    pub fn photo_side(&self) -> usize {
+        self.input_size().unwrap_or(DEFAULT_SIDE)
+    }
+
+    /// The side of a render for this model when none is asked for: its input size, else
+    /// [`RENDER_SIDE`].
+    pub fn render_side(&self) -> usize {
+        self.input_size().unwrap_or(RENDER_SIDE)
     }
 
     /// Checks that images of `side` x `side` can be visualised: that every node can take
