@@ -172,6 +172,37 @@ impl Plan {
         })
     }
 
+    /// The batches of the plan, as ranges of unit indices: each layer's units in runs of
+    /// [`CatalogueConfig::batch`] from the layer's first, so a unit's batch (its companions and
+    /// its seed, the settings' seed plus the batch's first index) never depends on how the
+    /// catalogue is sharded or rerun.
+    pub fn batches(&self) -> Vec<std::ops::Range<usize>> {
+        let size = self.settings.batch.max(1);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < self.units.len() {
+            let layer = &self.units[start].layer;
+            let end = self.units[start..]
+                .iter()
+                .position(|u| &u.layer != layer)
+                .map_or(self.units.len(), |n| start + n);
+            out.extend((start..end).step_by(size).map(|b| b..(b + size).min(end)));
+            start = end;
+        }
+        out
+    }
+
+    /// The units of `shard`: the units of its slice of the [`Plan::batches`], as a range of
+    /// unit indices (whole batches, so any shard count gives every unit the same batch).
+    pub fn shard_units(&self, shard: crate::Shard) -> std::ops::Range<usize> {
+        let batches = self.batches();
+        let slice = shard.range(batches.len());
+        if slice.is_empty() {
+            return 0..0;
+        }
+        batches[slice.start].start..batches[slice.end - 1].end
+    }
+
     /// The entry of `layer`.
     pub fn layer(&self, layer: &str) -> Option<&LayerEntry> {
         self.layers.iter().find(|l| l.name == layer)

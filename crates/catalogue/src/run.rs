@@ -41,36 +41,56 @@ pub fn run(
 ) -> Result<Summary> {
     let observer = &plan.settings.observer;
     let started = Instant::now();
-    let slice = shard.range(plan.units.len());
-    let first_index = slice.start;
-    let units = &plan.units[slice];
-    let pending: Vec<(usize, &Unit)> = units
+    let slice = plan.shard_units(shard);
+    let done: Vec<bool> = plan.units[slice.clone()]
         .iter()
-        .enumerate()
-        .filter(|(_, u)| !store.is_done(plan, u))
-        .map(|(i, u)| (first_index + i, u))
+        .map(|u| store.is_done(plan, u))
         .collect();
+    let is_done = |i: usize| done[i - slice.start];
     let mut summary = Summary {
-        skipped: units.len() - pending.len(),
+        skipped: done.iter().filter(|&&d| d).count(),
         ..Summary::default()
     };
     observer.notify(Progress::Start {
-        units: units.len(),
+        units: slice.len(),
         finished: summary.skipped,
     });
-    for group in pending.chunk_by(|a, b| a.1.layer == b.1.layer) {
-        let layer = group[0].1.layer.as_str();
+    // The batches with a unit to make: each is rendered whole (its images depend on its
+    // companions), and only its missing units are stored.
+    let batches: Vec<std::ops::Range<usize>> = plan
+        .batches()
+        .into_iter()
+        .filter(|b| b.start >= slice.start && b.end <= slice.end)
+        .filter(|b| b.clone().any(|i| !is_done(i)))
+        .collect();
+    for group in batches.chunk_by(|a, b| plan.units[a.start].layer == plan.units[b.start].layer) {
+        let layer = plan.units[group[0].start].layer.as_str();
         let examples = if photos.is_empty() {
             None
         } else {
-            let channels = [group[0].1.channel, group[group.len() - 1].1.channel + 1];
+            let first = plan.units[group[0].start].channel;
+            let last = plan.units[group[group.len() - 1].end - 1].channel;
             Some(layer_examples(
-                model, plan, layer, channels, photos, device,
+                model,
+                plan,
+                layer,
+                [first, last + 1],
+                photos,
+                device,
             )?)
         };
-        for batch in group.chunks(plan.settings.batch) {
-            let ids: Vec<String> = batch.iter().map(|(_, u)| u.id()).collect();
-            match render_batch(model, plan, store, batch, examples.as_ref(), device) {
+        for batch in group {
+            let missing: Vec<usize> = batch.clone().filter(|&i| !is_done(i)).collect();
+            let ids: Vec<String> = missing.iter().map(|&i| plan.units[i].id()).collect();
+            match render_batch(
+                model,
+                plan,
+                store,
+                batch.clone(),
+                &missing,
+                examples.as_ref(),
+                device,
+            ) {
                 Ok(()) => {
                     summary.stored += ids.len();
                     observer.notify(Progress::Stored { units: ids });
@@ -108,19 +128,21 @@ fn layer_examples(
     dataset_examples(model, layer, photos, &config, device)
 }
 
-/// Renders one batch of units of one layer (`(index in the plan, unit)`, the first index
-/// seeding it) and stores each unit.
+/// Renders one batch of the plan (unit indices `batch`, its first index seeding it) and stores
+/// its `missing` units.
 fn render_batch(
     model: &dyn VisualModel,
     plan: &Plan,
     store: &Store,
-    batch: &[(usize, &Unit)],
+    batch: std::ops::Range<usize>,
+    missing: &[usize],
     examples: Option<&Examples>,
     device: &Device,
 ) -> Result<()> {
-    let layer = batch[0].1.layer.as_str();
-    let channels: Vec<usize> = batch.iter().map(|(_, u)| u.channel).collect();
-    let seed = plan.settings.seed.wrapping_add(batch[0].0 as u64);
+    let units = &plan.units[batch.clone()];
+    let layer = units[0].layer.as_str();
+    let channels: Vec<usize> = units.iter().map(|u| u.channel).collect();
+    let seed = plan.settings.seed.wrapping_add(batch.start as u64);
     let outputs = render_units(
         model,
         layer,
@@ -130,8 +152,10 @@ fn render_batch(
         &plan.settings,
         device,
     )?;
-    for output in outputs {
-        store.write_unit(plan, &output.record, &output.files)?;
+    for (i, output) in batch.zip(outputs) {
+        if missing.contains(&i) {
+            store.write_unit(plan, &output.record, &output.files)?;
+        }
     }
     Ok(())
 }
