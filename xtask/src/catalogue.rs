@@ -43,7 +43,7 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
     };
     let store = Store::new(out);
     store.write_plan(&plan)?;
-    let slice = &plan.units[shard.range(plan.units.len())];
+    let slice = &plan.units[plan.shard_units(shard)];
     let pending: Vec<_> = slice
         .iter()
         .filter(|u| !store.is_done(&plan, u))
