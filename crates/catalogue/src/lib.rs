@@ -7,25 +7,28 @@
 //! renames it into place, so killed jobs lose at most the batch in progress and reruns skip
 //! finished units; [`site::build`] makes the site from whatever units exist.
 //!
+//! [`make`] does it all in one call: the plan, the shard's pending units, the site.
+//!
 //! ```no_run
-//! use excite_catalogue::{CatalogueConfig, LayerSelection, Plan, Shard, Store, run};
+//! use excite_catalogue::{Catalogue, make};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let device = excite_viz::default_device()?;
 //! let model = excite_model::OnnxModel::load("models/efficientnet_lite0.onnx", &device)?;
-//! let config = CatalogueConfig::default().with_steps(256);
-//! let plan = Plan::new(&model, "efficientnet_lite0.onnx", &LayerSelection::parse("blocks.2")?, Some("0..4".parse()?), &config)?;
-//! let store = Store::new("catalogue");
-//! store.write_plan(&plan)?;
-//! run(&model, &plan, Shard::WHOLE, &store, &[], &device)?;
-//! excite_catalogue::site::build(&store, &plan)?;
+//! let catalogue = Catalogue::new("catalogue", "blocks.2")?.with_channels("0..4".parse()?);
+//! let summary = make(&model, &catalogue, &device)?;
+//! println!("{} units made", summary.stored);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The pieces are public for a cluster's shards and merge step: [`Plan::new`], [`run`] on a
+//! [`Store`] with a [`Shard`], [`site::build`].
 
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod figures;
+mod make;
 pub mod plan;
 pub mod record;
 pub mod run;
@@ -35,6 +38,7 @@ pub mod store;
 pub mod units;
 
 pub use config::CatalogueConfig;
+pub use make::{Catalogue, make};
 pub use plan::{LayerEntry, LayerSelection, Plan, Unit};
 pub use record::{ExampleSummary, UnitFiles, UnitRecord};
 pub use run::{Summary, estimate_seconds, run};

@@ -96,3 +96,33 @@ fn images_are_the_same_however_the_catalogue_is_sharded_or_rerun() {
         let _ = std::fs::remove_dir_all(store.root());
     }
 }
+
+/// The one-call form makes the units and the site.
+#[test]
+fn make_plans_renders_and_builds_the_site_in_one_call() {
+    use excite_catalogue::{Catalogue, make};
+    let device = Device::flex().autodiff();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/tiny_cnn.onnx");
+    let model = OnnxModel::load(&tiny, &device).unwrap();
+    let out = scratch("make");
+    let config = CatalogueConfig {
+        size: 32,
+        steps: 2,
+        diverse: 0,
+        ..CatalogueConfig::default()
+    };
+    let catalogue = Catalogue::new(&out, "conv1")
+        .unwrap()
+        .with_channels("0..3".parse().unwrap())
+        .with_config(config);
+    let summary = make(&model, &catalogue, &device).unwrap();
+    assert_eq!((summary.stored, summary.skipped), (3, 0));
+    assert!(out.join("index.html").is_file() && out.join("units/conv1/2/render.png").is_file());
+    let again = make(&model, &catalogue, &device).unwrap();
+    assert_eq!(
+        (again.stored, again.skipped),
+        (0, 3),
+        "a second call finds them done"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
