@@ -79,16 +79,8 @@ impl Store {
 
     /// Reads `plan.json`.
     pub fn read_plan(&self) -> Result<Plan> {
-        let path = self.root.join("plan.json");
-        let text = fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| {
-            Error::Invalid(format!(
-                "{} is not a catalogue plan ({e}); was the catalogue made by this version?",
-                path.display()
-            ))
+        read_json(&self.root.join("plan.json"), |path, e| {
+            format!("{path} is not a catalogue plan ({e}); was the catalogue made by this version?")
         })
     }
 
@@ -114,13 +106,7 @@ impl Store {
         if !path.is_file() {
             return Ok(None);
         }
-        let text = fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Invalid(format!("{} is damaged ({e})", path.display())))
+        read_json(&path, |path, e| format!("{path} is damaged ({e})")).map(Some)
     }
 
     /// Writes a unit's `files` (name, bytes) and its record into its folder at once; `false`
@@ -215,6 +201,19 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Reads and parses the JSON file at `path`; a parse error is worded by `invalid(path, error)`.
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    invalid: impl Fn(&str, &serde_json::Error) -> String,
+) -> Result<T> {
+    let text = fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Invalid(invalid(&path.display().to_string(), &e)))
 }
 
 #[cfg(test)]

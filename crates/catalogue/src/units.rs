@@ -74,7 +74,7 @@ pub fn render_units(
         config,
         backend: backend_name(device),
     };
-    let mut outputs = Vec::with_capacity(channels.len());
+    let mut units = Vec::with_capacity(channels.len());
     for (i, render) in renders.into_iter().enumerate() {
         let found = examples.and_then(|e| e.channels.iter().find(|c| c.channel == render.channel));
         let views = match (examples, found) {
@@ -93,13 +93,13 @@ pub fn render_units(
             diverse: &diverse[i],
             render,
         };
-        outputs.push(assemble(&batch, unit, views)?);
+        units.push((unit, views));
     }
     let seconds = started.elapsed().as_secs_f32() / channels.len() as f32;
-    for output in &mut outputs {
-        output.record.seconds = seconds;
-    }
-    Ok(outputs)
+    units
+        .into_iter()
+        .map(|(unit, views)| assemble(&batch, unit, views, seconds))
+        .collect()
 }
 
 /// What a batch shares: its layer, its channels, its seed and the settings.
@@ -166,7 +166,12 @@ fn unit_views(
 }
 
 /// One unit's record and encoded files: every figure of [`FIGURES`].
-fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Result<UnitOutput> {
+fn assemble(
+    batch: &Batch,
+    unit: UnitRenders,
+    views: Option<UnitViews>,
+    seconds: f32,
+) -> Result<UnitOutput> {
     let UnitRenders {
         render,
         negative,
@@ -201,7 +206,7 @@ fn assemble(batch: &Batch, unit: UnitRenders, views: Option<UnitViews>) -> Resul
         files: names,
         settings: batch.config.clone(),
         backend: batch.backend.clone(),
-        seconds: 0.0,
+        seconds,
     };
     Ok(UnitOutput { record, files })
 }
