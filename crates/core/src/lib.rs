@@ -15,6 +15,7 @@ pub mod fourier;
 pub mod grid;
 pub mod image_io;
 pub mod model;
+pub mod names;
 pub mod objective;
 pub mod param;
 pub mod percentile;

@@ -3,6 +3,7 @@
 use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
+use crate::names::nearest;
 use crate::objective::Objective;
 use crate::receptive_field::ReceptiveField;
 use crate::rectifier::RectifierRule;
@@ -68,16 +69,7 @@ pub trait VisualModel {
         if layers.is_empty() || layers.iter().any(|l| l.name == layer) {
             return Ok(());
         }
-        let mut near: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
-        near.sort_by_key(|n| {
-            let common = n
-                .chars()
-                .zip(layer.chars())
-                .take_while(|(a, b)| a == b)
-                .count();
-            std::cmp::Reverse(common)
-        });
-        near.truncate(3);
+        let near = nearest(layer, layers.iter().map(|l| l.name.as_str()));
         Err(Error::Invalid(format!(
             "unknown layer `{layer}`; near names: {}",
             near.join(", ")

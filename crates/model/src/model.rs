@@ -13,13 +13,13 @@ use crate::graph::Node;
 use crate::infer::infer_graph;
 use crate::layout::{DEFAULT_SIDE, Layout, probe_shape};
 use crate::manifest::{Manifest, Normalization};
-use crate::names::nearest;
 use crate::onnx_file::read_model;
 use crate::ops::SUPPORTED_OPS;
 use crate::tokens::{PREFIX_SUFFIX, Part, Tokens, tokens_to_nchw};
 use crate::trace::Trace;
 use crate::unsupported::UnsupportedReport;
 use crate::value::{Meta, Value};
+use excite_core::names::nearest;
 
 /// A layer of the model: a tensor computed from the input image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -430,20 +430,14 @@ impl OnnxModel {
                 "layer `{at}` is not computed on the way to {layers:?}"
             ))
         })?;
+        // The probe's own patch embedding, where `at` (the last layer) is a token layer.
+        let source = self.tokens(at).and(sources.last().cloned());
         let activations = self.layers_to_nchw(values, &with_at, &sources)?;
-        // The probe's own patch embedding, where `at` is a token layer.
-        let own_source = self.tokens(at).and_then(|t| {
-            let at_source = self
-                .token_sources(&with_at)
-                .iter()
-                .position(|s| *s == t.source)?;
-            sources.get(at_source).cloned()
-        });
         let probe = LayerProbe {
             model: self,
             layer: at.to_string(),
             leaf,
-            sources: own_source.into_iter().collect(),
+            source,
         };
         Ok((activations, probe))
     }
@@ -493,39 +487,39 @@ impl OnnxModel {
             .collect()
     }
 
-    /// The raw values of `layers` as NCHW tensors, given the values of their token sources.
+    /// The raw values of `layers` as NCHW tensors, given the values of their token sources
+    /// (one per token layer among `layers`, in order, as [`OnnxModel::token_sources`] lists
+    /// them).
     fn layers_to_nchw(
         &self,
         values: Vec<Value>,
         layers: &[&str],
         source_values: &[Value],
     ) -> Result<Vec<Tensor<4>>> {
+        let mut sources = source_values.iter();
         values
             .into_iter()
             .zip(layers)
-            .map(|(value, layer)| self.layer_to_nchw(value, layer, layers, source_values))
+            .map(|(value, layer)| {
+                let source = self.tokens(layer).and_then(|_| sources.next());
+                self.layer_to_nchw(value, layer, source)
+            })
             .collect()
     }
 
-    /// One raw value of `layer` (one of `layers`) as an NCHW tensor.
+    /// One raw value of `layer` as an NCHW tensor; `source`, its patch embedding's value,
+    /// where it is a token layer.
     fn layer_to_nchw(
         &self,
         value: Value,
         layer: &str,
-        layers: &[&str],
-        source_values: &[Value],
+        source: Option<&Value>,
     ) -> Result<Tensor<4>> {
-        match self.part(layer) {
-            (name, Some(part)) => {
-                let tokens = &self.tokens[name];
-                let sources = self.token_sources(layers);
-                let at = sources
-                    .iter()
-                    .position(|s| *s == tokens.source)
-                    .expect("asked for");
-                tokens_to_nchw(name, value, &source_values[at], tokens, part)
+        match (self.part(layer), source) {
+            ((name, Some(part)), Some(source)) => {
+                tokens_to_nchw(name, value, source, &self.tokens[name], part)
             }
-            (name, None) => to_nchw(value, name, self.layouts.get(name).copied()),
+            ((name, _), _) => to_nchw(value, name, self.layouts.get(name).copied()),
         }
     }
 
@@ -619,7 +613,7 @@ pub struct LayerProbe<'a> {
     model: &'a OnnxModel,
     layer: String,
     leaf: Value,
-    sources: Vec<Value>,
+    source: Option<Value>,
 }
 
 impl LayerProbe<'_> {
@@ -639,9 +633,8 @@ impl LayerProbe<'_> {
             tensor: grad,
             rank: *rank,
         };
-        let layers = [self.layer.as_str()];
         self.model
-            .layer_to_nchw(value, &self.layer, &layers, &self.sources)
+            .layer_to_nchw(value, &self.layer, self.source.as_ref())
             .map(Some)
     }
 }

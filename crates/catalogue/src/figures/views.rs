@@ -3,9 +3,10 @@
 
 use excite_core::Result;
 use excite_core::image_io::encode_jpeg;
+use image::RgbImage;
 
 use super::renders::JPEG_QUALITY;
-use super::{Figure, UnitParts, figure};
+use super::{Figure, UnitParts, UnitViews, figure};
 use crate::record::UnitRecord;
 
 /// The strip of dataset examples (JPEG).
@@ -19,15 +20,7 @@ impl Figure for ExampleStrip {
         Some("Dataset examples")
     }
     fn files(&self, unit: &UnitParts) -> Result<Vec<(String, Vec<u8>)>> {
-        unit.views
-            .map(|v| {
-                Ok((
-                    "examples.jpg".to_string(),
-                    encode_jpeg(&v.strip, JPEG_QUALITY)?,
-                ))
-            })
-            .into_iter()
-            .collect()
+        jpeg(unit, "examples.jpg", |v| &v.strip)
     }
     fn html(&self, channel: usize, record: &UnitRecord) -> String {
         let (Some(file), Some(examples)) = (record.files.first(self.name()), &record.examples)
@@ -54,15 +47,7 @@ impl Figure for Saliency {
         Some("Saliency at the strongest position")
     }
     fn files(&self, unit: &UnitParts) -> Result<Vec<(String, Vec<u8>)>> {
-        unit.views
-            .map(|v| {
-                Ok((
-                    "saliency.jpg".to_string(),
-                    encode_jpeg(&v.saliency, JPEG_QUALITY)?,
-                ))
-            })
-            .into_iter()
-            .collect()
+        jpeg(unit, "saliency.jpg", |v| &v.saliency)
     }
     fn html(&self, channel: usize, record: &UnitRecord) -> String {
         let (Some(file), Some(examples)) = (record.files.first(self.name()), &record.examples)
@@ -86,4 +71,16 @@ impl Figure for Saliency {
             figure(channel, "small", file, &caption)
         )
     }
+}
+
+/// The view `pick` chooses as the JPEG `name`, when the unit has views.
+fn jpeg(
+    unit: &UnitParts,
+    name: &str,
+    pick: fn(&UnitViews) -> &RgbImage,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    unit.views
+        .map(|v| Ok((name.to_string(), encode_jpeg(pick(v), JPEG_QUALITY)?)))
+        .into_iter()
+        .collect()
 }

@@ -11,18 +11,48 @@ use rand::rngs::StdRng;
 use super::method::{Reduce, SaliencyMethod};
 use super::{Attribution, Input, scalar};
 
-/// The gradient at the photo (Simonyan et al. 2014).
-pub struct Gradient;
+/// One backward pass from the photo under a rectifier rule: the plain gradient (Simonyan et
+/// al. 2014), deconvnet (Zeiler & Fergus 2014) or guided backpropagation (Springenberg et al.
+/// 2015), as [`GRADIENT`], [`DECONVNET`] and [`GUIDED_BACKPROP`].
+pub struct BackwardPass {
+    name: &'static str,
+    about: &'static str,
+    rule: RectifierRule,
+}
 
-impl SaliencyMethod for Gradient {
+/// The gradient at the photo.
+pub const GRADIENT: BackwardPass = BackwardPass {
+    name: "gradient",
+    about: "the gradient at the photo (Simonyan et al. 2014)",
+    rule: RectifierRule::Gradient,
+};
+
+/// Deconvnet: every rectifier passes the rectified gradient, its forward mask ignored.
+pub const DECONVNET: BackwardPass = BackwardPass {
+    name: "deconvnet",
+    about: "the backward pass with rectifiers passing relu(gradient), the forward mask ignored \
+            (Zeiler & Fergus 2014)",
+    rule: RectifierRule::Deconvnet,
+};
+
+/// Guided backpropagation: every rectifier passes only positive gradients where its input was
+/// positive.
+pub const GUIDED_BACKPROP: BackwardPass = BackwardPass {
+    name: "guided-backprop",
+    about: "the backward pass with rectifiers passing relu(gradient) where their input was \
+            positive (Springenberg et al. 2015)",
+    rule: RectifierRule::GuidedBackprop,
+};
+
+impl SaliencyMethod for BackwardPass {
     fn name(&self) -> &'static str {
-        "gradient"
+        self.name
     }
     fn about(&self) -> &'static str {
-        "the gradient at the photo (Simonyan et al. 2014)"
+        self.about
     }
     fn compute(&self, input: &Input) -> Result<Attribution> {
-        let grad = rule_gradient(input, RectifierRule::Gradient)?;
+        let grad = rule_gradient(input, self.rule)?;
         Ok(Attribution::Pixels(grad, None))
     }
 }
@@ -105,42 +135,6 @@ impl SaliencyMethod for GradientXInput {
     fn compute(&self, input: &Input) -> Result<Attribution> {
         let grad = rule_gradient(input, RectifierRule::Gradient)?;
         Ok(Attribution::Pixels(grad * input.image.clone(), None))
-    }
-}
-
-/// Deconvnet (Zeiler & Fergus 2014): the backward pass with every rectifier passing the
-/// rectified gradient, its forward mask ignored.
-pub struct Deconvnet;
-
-impl SaliencyMethod for Deconvnet {
-    fn name(&self) -> &'static str {
-        "deconvnet"
-    }
-    fn about(&self) -> &'static str {
-        "the backward pass with rectifiers passing relu(gradient), the forward mask ignored \
-         (Zeiler & Fergus 2014)"
-    }
-    fn compute(&self, input: &Input) -> Result<Attribution> {
-        let grad = rule_gradient(input, RectifierRule::Deconvnet)?;
-        Ok(Attribution::Pixels(grad, None))
-    }
-}
-
-/// Guided backpropagation (Springenberg et al. 2015): the backward pass with every rectifier
-/// passing only positive gradients where its input was positive.
-pub struct GuidedBackprop;
-
-impl SaliencyMethod for GuidedBackprop {
-    fn name(&self) -> &'static str {
-        "guided-backprop"
-    }
-    fn about(&self) -> &'static str {
-        "the backward pass with rectifiers passing relu(gradient) where their input was \
-         positive (Springenberg et al. 2015)"
-    }
-    fn compute(&self, input: &Input) -> Result<Attribution> {
-        let grad = rule_gradient(input, RectifierRule::GuidedBackprop)?;
-        Ok(Attribution::Pixels(grad, None))
     }
 }
 

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use cam::{GradCam, GradCamPlusPlus, LayerCam, ScoreCam};
 use gradient::{
-    Deconvnet, Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad,
+    DECONVNET, GRADIENT, GUIDED_BACKPROP, GradientXInput, IntegratedGradients, SmoothGrad,
 };
 use occlusion::Occlusion;
 
@@ -40,12 +40,12 @@ pub use method::{Reduce, SaliencyMethod, method};
 
 /// Every method, in the order `--help` lists them.
 pub static METHODS: &[&dyn SaliencyMethod] = &[
-    &Gradient,
+    &GRADIENT,
     &SmoothGrad,
     &IntegratedGradients,
     &GradientXInput,
-    &Deconvnet,
-    &GuidedBackprop,
+    &DECONVNET,
+    &GUIDED_BACKPROP,
     &GradCam,
     &GradCamPlusPlus,
     &LayerCam,
@@ -198,6 +198,8 @@ pub struct Input<'a> {
     pub image: Tensor<4>,
     /// The settings.
     pub config: &'a SaliencyConfig,
+    /// The objective at the photo.
+    pub value: f32,
 }
 
 /// The saliency of `objective` for `image` (pixels in `[0, 1]`, on an autodiff device) by the
@@ -225,6 +227,7 @@ pub fn saliency(
         objective,
         image,
         config,
+        value,
     };
     let (pixels, channels, layer_map, baseline_value) = match found.compute(&input)? {
         Attribution::Pixels(attribution, baseline) => {

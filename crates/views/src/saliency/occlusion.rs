@@ -33,7 +33,6 @@ impl SaliencyMethod for Occlusion {
             .iter()
             .flat_map(|&r| cols.iter().map(move |&c| [r, c]))
             .collect();
-        let full = super::scalar(input.objective.evaluate_on(input.model, image.clone())?)?;
         let mut drops = Vec::with_capacity(windows.len());
         for chunk in windows.chunks(config.batch) {
             let occluded: Vec<Tensor<4>> = chunk
@@ -46,7 +45,7 @@ impl SaliencyMethod for Occlusion {
                 })
                 .collect();
             let values = values_per_image(input.model, input.objective, Tensor::cat(occluded, 0))?;
-            drops.extend(values.into_iter().map(|v| full - v));
+            drops.extend(values.into_iter().map(|v| input.value - v));
             config.observer.notify(Progress::Passes {
                 done: drops.len(),
                 total: windows.len(),
