@@ -177,6 +177,9 @@ pub fn run(args: &BenchArgs, device: &Device) -> Result<()> {
     if args.views {
         return bench.examples_throughput();
     }
+    if args.scores {
+        return crate::bench_scores::run(device, std::path::Path::new("render_scores.json"));
+    }
     let (n, rate) = matmul_rate(&bench.plain)?;
     println!(
         "dense matmul {n}x{n}x{n}: {rate:.1} GFLOP/s (best of 5, the faster of 1024 and 4096)\n"

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use excite::OnnxModel;
 use excite::catalogue::{
-    CatalogueConfig, LayerSelection, Plan, Shard, Store, Summary, estimate_seconds,
+    CatalogueConfig, LayerSelection, PhotoSet, Plan, Shard, Store, Summary, Unit, estimate_seconds,
     run as run_shard, site,
 };
 use excite::core::channels::ChannelRange;
@@ -43,11 +43,14 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
     };
     let store = Store::new(out);
     store.write_plan(&plan)?;
-    let slice = &plan.units[plan.shard_units(shard)];
+    let range = plan.shard_units(shard);
+    let slice = &plan.units[range.clone()];
+    let finished = store.finished(&plan, range);
     let pending: Vec<_> = slice
         .iter()
-        .filter(|u| !store.is_done(&plan, u))
-        .cloned()
+        .zip(&finished)
+        .filter(|(_, done)| !**done)
+        .map(|(u, _)| u.clone())
         .collect();
     println!(
         "{} units in {} layers; shard {}/{}: {} units, {} finished, {} to render",
@@ -68,11 +71,7 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
                 backend_name(device),
                 plan.settings.images_per_unit(),
                 plan.settings.steps,
-                if photos.is_empty() {
-                    String::new()
-                } else {
-                    format!("; plus {} photos per layer", photos.len())
-                }
+                ranking_note(&store, &plan, &pending, &photos)?
             ),
             Err(e) => println!("no estimate: {e}"),
         }
@@ -88,6 +87,31 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
     let summary = run_shard(&model, &plan, shard, &store, &photos, device)?;
     progress.finish();
     finish(&store, &plan, shard, &summary)
+}
+
+/// What ranking the photos adds to the estimate: the layers of `pending` whose examples no
+/// job has ranked yet.
+fn ranking_note(
+    store: &Store,
+    plan: &Plan,
+    pending: &[Unit],
+    photos: &[PathBuf],
+) -> Result<String> {
+    if photos.is_empty() {
+        return Ok(String::new());
+    }
+    let set = PhotoSet::new(photos)?;
+    let mut layers: Vec<&str> = pending.iter().map(|u| u.layer.as_str()).collect();
+    layers.dedup();
+    let to_rank = layers
+        .iter()
+        .filter_map(|name| plan.layer(name))
+        .filter(|layer| !store.examples_path(layer, &set.sha256).is_file())
+        .count();
+    Ok(match to_rank {
+        0 => format!("; examples of {} photos ranked before", photos.len()),
+        n => format!("; plus {} photos to rank in {n} layers", photos.len()),
+    })
 }
 
 /// The plan the arguments describe, checked to fit in memory, and the photos.
@@ -142,6 +166,8 @@ struct Reporter {
     units: usize,
     skipped: usize,
     stored: usize,
+    /// The layer whose photos are being ranked, since when, and when a line was last printed.
+    ranking: Option<(String, Instant, Instant)>,
 }
 
 impl Reporter {
@@ -153,6 +179,30 @@ impl Reporter {
             units,
             skipped: 0,
             stored: 0,
+            ranking: None,
+        }
+    }
+
+    /// Photos ranked for `layer`'s examples: the rate and the time left, on the bar, and in a
+    /// job's log every half minute and at the end.
+    fn photos(&mut self, layer: &str, done: usize, total: usize) {
+        let now = Instant::now();
+        let (_, since, printed) = match &mut self.ranking {
+            Some(r) if r.0 == layer => r,
+            ranking => ranking.insert((layer.to_string(), now, now)),
+        };
+        let rate = done as f32 / since.elapsed().as_secs_f32().max(1e-3);
+        let line = format!(
+            "{layer}: examples {done}/{total} photos, {rate:.1} photos/s, ETA {}",
+            duration((total - done) as f32 / rate)
+        );
+        if self.lines {
+            if done == total || printed.elapsed().as_secs() >= 30 {
+                *printed = now;
+                eprintln!("{line}");
+            }
+        } else {
+            self.progress.set_message(line);
         }
     }
 
@@ -162,9 +212,7 @@ impl Reporter {
                 self.skipped = *finished;
                 self.progress.set_position(*finished as u64);
             }
-            Progress::Photos { layer, done, total } => self
-                .progress
-                .set_message(format!("{layer}: examples {done}/{total} photos")),
+            Progress::Photos { layer, done, total } => self.photos(layer, *done, *total),
             Progress::Stored { units } => {
                 self.stored += units.len();
                 self.progress.inc(units.len() as u64);
@@ -198,8 +246,16 @@ impl Reporter {
 /// The summary line, the site when this run was the whole catalogue, and the failures.
 fn finish(store: &Store, plan: &Plan, shard: Shard, summary: &Summary) -> Result<()> {
     let out = store.root();
+    let examples = if summary.examples_seconds > 0.0 {
+        format!(
+            " (of which {} on examples)",
+            duration(summary.examples_seconds)
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{} units rendered in {}, {} skipped (finished before) -> {}",
+        "{} units rendered in {}{examples}, {} skipped (finished before) -> {}",
         summary.stored,
         duration(summary.seconds),
         summary.skipped,

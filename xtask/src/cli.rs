@@ -177,6 +177,10 @@ pub struct RenderLayerArgs {
     /// Skip channels that a previous run of the same settings finished.
     #[arg(long)]
     pub resume: bool,
+    /// Score each render against these photos (`scores.json` beside the record; README,
+    /// "Renders you can trust").
+    #[arg(long)]
+    pub images: Option<PathBuf>,
     #[command(flatten)]
     pub ascent: AscentArgs,
 }
@@ -193,6 +197,25 @@ pub struct RenderArgs {
     /// Start from this image instead of noise (DeepDream).
     #[arg(long)]
     pub start_image: Option<PathBuf>,
+    /// Feature accentuation (Hamblin et al. 2024): from --start-image, excite the objective
+    /// while staying close to the photo, to see what in this photo the unit would amplify.
+    #[arg(long, requires = "start_image")]
+    pub accentuate: bool,
+    /// With --accentuate: the layer whose channel means stay close to the photo's (default:
+    /// the pixels).
+    #[arg(long, requires = "accentuate")]
+    pub stay_close: Option<String>,
+    /// With --accentuate: the weight of the distance from the photo against the objective.
+    #[arg(long, default_value_t = 1.0, requires = "accentuate")]
+    pub closeness: f32,
+    /// Score the render against these photos: its activation over the best photo's, path
+    /// similarity and plausibility (README, "Renders you can trust").
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// For a class logit (`logit:N`): the rank of class N that each of these models gives
+    /// the render (transferability).
+    #[arg(long, num_args = 1..)]
+    pub check_with: Vec<PathBuf>,
     /// The PNG to write (a grid when the batch holds several images).
     #[arg(long, default_value = "render.png")]
     pub out: PathBuf,
@@ -315,6 +338,10 @@ pub struct BenchArgs {
     /// `saliency_faithfulness.json` and `saliency_methods.png` into the current folder).
     #[arg(long)]
     pub saliency: bool,
+    /// Only the render scores' sanity check on a few units (writes `render_scores.json`
+    /// into the current folder).
+    #[arg(long)]
+    pub scores: bool,
     /// With `--saliency`: SmoothGrad's copies and Integrated Gradients' steps.
     #[arg(long, default_value_t = 32)]
     pub saliency_samples: usize,

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_saliency;
+mod bench_scores;
 mod catalogue;
 mod classify;
 mod cli;

@@ -1,14 +1,18 @@
 //! `render-layer`: every channel of a layer (or a range), batched, into a folder with a grid,
-//! one PNG per channel and `record.json`; resumable.
+//! one PNG per channel and `record.json`; resumable; with `--images`, each render's scores
+//! (`scores.json`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use excite::core::Progress;
 use excite::core::files::unique_component;
+use excite::core::image_io::read_image;
 use excite::core::transform::Transform;
+use excite::views::photos::list_photos;
+use excite::views::{Scores, score_layer};
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
 
@@ -20,6 +24,7 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
+    let photos = args.images.as_deref().map(list_photos).transpose()?;
     let model = OnnxModel::load(&args.ascent.model.model, device)?;
     let out = args
         .out
@@ -93,6 +98,9 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
         record.seconds,
         grid.display()
     );
+    if let Some(photos) = &photos {
+        write_scores(&model, &args.layer, &record, photos, &out, device)?;
+    }
     if !record.failures.is_empty() {
         bail!(
             "{} channels failed; see {}",
@@ -100,6 +108,46 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
             record.path().display()
         );
     }
+    Ok(())
+}
+
+/// Scores every rendered channel against `photos`, writes `scores.json` into `out` and says
+/// how many fail the path check.
+fn write_scores(
+    model: &OnnxModel,
+    layer: &str,
+    record: &LayerRecord,
+    photos: &[PathBuf],
+    out: &Path,
+    device: &Device,
+) -> Result<()> {
+    let renders = record
+        .channels
+        .iter()
+        .map(|c| Ok((c.channel, read_image(&out.join(&c.file), None)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let scores = score_layer(model, layer, &renders, photos, model.photo_side(), device)?;
+    let failing: Vec<usize> = scores
+        .iter()
+        .filter(|(_, s)| !s.path_ok())
+        .map(|(c, _)| *c)
+        .collect();
+    let path = out.join("scores.json");
+    let by_channel: std::collections::BTreeMap<usize, &Scores> =
+        scores.iter().map(|(c, s)| (*c, s)).collect();
+    std::fs::write(&path, serde_json::to_string_pretty(&by_channel)?)?;
+    println!(
+        "scores of {} renders against {} photos -> {}; {} fail the path check{}",
+        scores.len(),
+        photos.len(),
+        path.display(),
+        failing.len(),
+        if failing.is_empty() {
+            String::new()
+        } else {
+            format!(" (channels {failing:?}: distrust their pictures)")
+        }
+    );
     Ok(())
 }
 

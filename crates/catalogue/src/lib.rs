@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod examples;
 pub mod figures;
 mod make;
 pub mod plan;
@@ -38,6 +39,7 @@ pub mod store;
 pub mod units;
 
 pub use config::CatalogueConfig;
+pub use examples::PhotoSet;
 pub use make::{Catalogue, make};
 pub use plan::{LayerEntry, LayerSelection, Plan, Unit};
 pub use record::{ExampleSummary, UnitFiles, UnitRecord};

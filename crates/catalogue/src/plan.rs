@@ -203,6 +203,23 @@ impl Plan {
         batches[slice.start].start..batches[slice.end - 1].end
     }
 
+    /// Each of [`Plan::layers`]' units, as a range of unit indices (the units run layer by
+    /// layer, in that order; a layer without units has an empty range).
+    pub fn layer_units(&self) -> Vec<std::ops::Range<usize>> {
+        let mut start = 0;
+        self.layers
+            .iter()
+            .map(|layer| {
+                let count = self.units[start..]
+                    .iter()
+                    .take_while(|u| u.layer == layer.name)
+                    .count();
+                start += count;
+                start - count..start
+            })
+            .collect()
+    }
+
     /// The entry of `layer`.
     pub fn layer(&self, layer: &str) -> Option<&LayerEntry> {
         self.layers.iter().find(|l| l.name == layer)

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use excite_views::Hit;
+use excite_views::{Hit, Scores};
 use serde::{Deserialize, Serialize};
 
 use crate::config::CatalogueConfig;
@@ -89,6 +89,10 @@ pub struct ExampleSummary {
     /// The method of that saliency map.
     #[serde(default = "smoothgrad")]
     pub saliency_method: String,
+    /// The render's scores against its top photos (records made before they existed have
+    /// none).
+    #[serde(default)]
+    pub scores: Option<Scores>,
 }
 
 /// The saliency method of records made before it was recorded.

@@ -7,13 +7,13 @@ use std::time::Instant;
 use burn::tensor::Device;
 use excite_core::objective::channels_per_image;
 use excite_core::{Progress, Result, VisualModel};
-use excite_views::{Examples, ExamplesConfig, dataset_examples};
 use excite_viz::Ascent;
 
+use crate::examples::{PhotoSet, layer_examples};
 use crate::plan::{Plan, Unit};
 use crate::shard::Shard;
 use crate::store::Store;
-use crate::units::render_units;
+use crate::units::{LayerPhotos, render_units};
 
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -26,11 +26,15 @@ pub struct Summary {
     pub failed: Vec<String>,
     /// Wall time, in seconds.
     pub seconds: f32,
+    /// Of which ranking photos for dataset examples, or waiting for another job's ranking.
+    pub examples_seconds: f32,
 }
 
 /// Renders the units of `shard` that `store` does not hold yet, telling the observer of the
 /// plan's settings ([`CatalogueConfig::observer`](crate::CatalogueConfig::observer)); with
-/// `photos`, each layer's dataset examples and saliency too.
+/// `photos`, each layer's dataset examples (ranked once per layer and photo set, and kept in
+/// the store for reruns and the other shards: [`crate::examples`]) and saliency too. Which
+/// units are finished is read from one listing of each layer's folder.
 pub fn run(
     model: &dyn VisualModel,
     plan: &Plan,
@@ -41,11 +45,9 @@ pub fn run(
 ) -> Result<Summary> {
     let observer = &plan.settings.observer;
     let started = Instant::now();
+    let photos = PhotoSet::new(photos)?;
     let slice = plan.shard_units(shard);
-    let done: Vec<bool> = plan.units[slice.clone()]
-        .iter()
-        .map(|u| store.is_done(plan, u))
-        .collect();
+    let done = store.finished(plan, slice.clone());
     let is_done = |i: usize| done[i - slice.start];
     let mut summary = Summary {
         skipped: done.iter().filter(|&&d| d).count(),
@@ -68,16 +70,11 @@ pub fn run(
         let examples = if photos.is_empty() {
             None
         } else {
-            let first = plan.units[group[0].start].channel;
-            let last = plan.units[group[group.len() - 1].end - 1].channel;
-            Some(layer_examples(
-                model,
-                plan,
-                layer,
-                [first, last + 1],
-                photos,
-                device,
-            )?)
+            let layer = plan.layer(layer).expect("planned layer");
+            let started = Instant::now();
+            let examples = layer_examples(model, plan, layer, &photos, store, device)?;
+            summary.examples_seconds += started.elapsed().as_secs_f32();
+            Some(examples)
         };
         for batch in group {
             let missing: Vec<usize> = batch.clone().filter(|&i| !is_done(i)).collect();
@@ -88,7 +85,10 @@ pub fn run(
                 store,
                 batch.clone(),
                 &missing,
-                examples.as_ref(),
+                examples.as_ref().map(|examples| LayerPhotos {
+                    examples,
+                    photos: &photos.photos,
+                }),
                 device,
             ) {
                 Ok(()) => {
@@ -109,25 +109,6 @@ pub fn run(
     Ok(summary)
 }
 
-/// The dataset examples of `channels` of `layer` over the photos, reported as they go.
-fn layer_examples(
-    model: &dyn VisualModel,
-    plan: &Plan,
-    layer: &str,
-    channels: [usize; 2],
-    photos: &[PathBuf],
-    device: &Device,
-) -> Result<Examples> {
-    let config = ExamplesConfig {
-        channels,
-        top: plan.settings.top,
-        batch: 16,
-        size: plan.photo_size,
-        observer: plan.settings.observer.clone(),
-    };
-    dataset_examples(model, layer, photos, &config, device)
-}
-
 /// Renders one batch of the plan (unit indices `batch`, its first index seeding it) and stores
 /// its `missing` units.
 fn render_batch(
@@ -136,7 +117,7 @@ fn render_batch(
     store: &Store,
     batch: std::ops::Range<usize>,
     missing: &[usize],
-    examples: Option<&Examples>,
+    photos: Option<LayerPhotos>,
     device: &Device,
 ) -> Result<()> {
     let units = &plan.units[batch.clone()];
@@ -148,7 +129,7 @@ fn render_batch(
         layer,
         &channels,
         seed,
-        examples,
+        photos,
         &plan.settings,
         device,
     )?;

@@ -3,7 +3,9 @@
 //! temporary name and renamed into place, so it exists whole or not at all: a killed job leaves
 //! no half unit, and a rerun skips what exists without rewriting it.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use excite_core::image_io::write_atomic;
 use excite_core::{Error, Result};
 use serde::Serialize;
 
-use crate::plan::{Plan, Unit};
+use crate::plan::{LayerEntry, Plan, Unit};
 use crate::record::UnitRecord;
 
 /// The record file that marks a unit finished.
@@ -100,6 +102,36 @@ impl Store {
         self.unit_dir(plan, unit).join(RECORD).is_file()
     }
 
+    /// Which of the plan's `units` are finished, from one listing of each of their layers'
+    /// folders (a unit's folder appears whole, by a rename, once its record is written).
+    pub fn finished(&self, plan: &Plan, units: Range<usize>) -> Vec<bool> {
+        let mut listed: HashMap<&str, HashSet<String>> = HashMap::new();
+        plan.units[units]
+            .iter()
+            .map(|unit| {
+                let channels = listed.entry(unit.layer.as_str()).or_insert_with(|| {
+                    let folder = self.unit_dir(plan, unit);
+                    let entries = folder.parent().and_then(|dir| fs::read_dir(dir).ok());
+                    entries
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                });
+                channels.contains(&unit.channel.to_string())
+            })
+            .collect()
+    }
+
+    /// The file of `layer`'s dataset examples over the photo set `photos_sha256`.
+    pub fn examples_path(&self, layer: &LayerEntry, photos_sha256: &str) -> PathBuf {
+        let short = &photos_sha256[..photos_sha256.len().min(16)];
+        self.root
+            .join("examples")
+            .join(format!("{}.{short}.json", layer.folder))
+    }
+
     /// The record of `unit`, if finished.
     pub fn read_unit(&self, plan: &Plan, unit: &Unit) -> Result<Option<UnitRecord>> {
         let path = self.unit_dir(plan, unit).join(RECORD);
@@ -173,13 +205,16 @@ fn remove_stale_partials(parent: &Path, channel: usize) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(&prefix) && name.ends_with(".partial")) {
+            continue;
+        }
         let stale = entry
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > STALE);
-        if name.starts_with(&prefix) && name.ends_with(".partial") && stale {
+        if stale {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -204,7 +239,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Reads and parses the JSON file at `path`; a parse error is worded by `invalid(path, error)`.
-fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     invalid: impl Fn(&str, &serde_json::Error) -> String,
 ) -> Result<T> {

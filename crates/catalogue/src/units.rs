@@ -2,6 +2,7 @@
 //! batched optimisations, plus the dataset examples and the saliency of each unit's best photo
 //! when the layer's examples are given; the result as records and encoded files.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -11,7 +12,7 @@ use excite_core::{Result, VisualModel};
 use excite_views::output::THUMB;
 use excite_views::photos::load_square;
 use excite_views::strip::strip;
-use excite_views::{ChannelExamples, Examples, SaliencyConfig, saliency};
+use excite_views::{ChannelExamples, Examples, Reference, SaliencyConfig, saliency, score_render};
 use excite_viz::{
     ChannelRender, backend_name, render_channels, render_diverse_channels, render_negative_channels,
 };
@@ -19,6 +20,9 @@ use excite_viz::{
 use crate::config::CatalogueConfig;
 use crate::figures::{FIGURES, UnitParts, UnitViews};
 use crate::record::{ExampleSummary, UnitFiles, UnitRecord};
+
+/// Random photos of the set that a render's path is compared against (besides its top ones).
+const SCORE_BASELINE: usize = 9;
 
 /// A finished unit: its record and its files (name, bytes).
 pub struct UnitOutput {
@@ -28,15 +32,25 @@ pub struct UnitOutput {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+/// A layer's dataset examples and the photos they were ranked from.
+#[derive(Clone, Copy)]
+pub struct LayerPhotos<'a> {
+    /// The examples (covering the channels rendered).
+    pub examples: &'a Examples,
+    /// The photo set: the baseline of the render scores draws from it.
+    pub photos: &'a [PathBuf],
+}
+
 /// Renders `channels` of `layer` as one batch seeded with `seed`, and assembles each unit's
-/// record and files; `examples` (the layer's, covering these channels) adds the strips and the
-/// saliency of each unit's best photo.
+/// record and files; `photos` (the layer's examples) adds the strips, the saliency of each
+/// unit's best photo and the render's scores against its top photos
+/// ([`excite_views::scores`]).
 pub fn render_units(
     model: &dyn VisualModel,
     layer: &str,
     channels: &[usize],
     seed: u64,
-    examples: Option<&Examples>,
+    photos: Option<LayerPhotos>,
     config: &CatalogueConfig,
     device: &Device,
 ) -> Result<Vec<UnitOutput>> {
@@ -76,17 +90,17 @@ pub fn render_units(
     };
     let mut units = Vec::with_capacity(channels.len());
     for (i, render) in renders.into_iter().enumerate() {
-        let found = examples.and_then(|e| e.channels.iter().find(|c| c.channel == render.channel));
-        let views = match (examples, found) {
-            (Some(all), Some(unit)) => Some(unit_views(
-                &batch,
-                all,
-                unit,
-                render.activation,
-                model,
-                device,
-            )?),
-            _ => None,
+        let found = photos.and_then(|p| {
+            let unit = p
+                .examples
+                .channels
+                .iter()
+                .find(|c| c.channel == render.channel)?;
+            Some((p, unit))
+        });
+        let views = match found {
+            Some((photos, unit)) => Some(unit_views(&batch, photos, unit, &render, model, device)?),
+            None => None,
         };
         let unit = UnitRenders {
             negative: negatives.as_ref().map(|n| &n[i]),
@@ -119,17 +133,18 @@ struct UnitRenders<'a> {
     diverse: &'a [ChannelRender],
 }
 
-/// The strip of `unit`'s examples, and the saliency of the unit at its strongest position;
-/// `activation` is its render's, compared with its best photo's.
+/// The strip of `unit`'s examples, the saliency of the unit at its strongest position, and
+/// `render`'s scores against its top photos.
 fn unit_views(
     batch: &Batch,
-    all: &Examples,
+    photos: LayerPhotos,
     unit: &ChannelExamples,
-    activation: f32,
+    render: &ChannelRender,
     model: &dyn VisualModel,
     device: &Device,
 ) -> Result<UnitViews> {
-    let (layer, config) = (batch.layer, batch.config);
+    let (layer, config, all) = (batch.layer, batch.config, photos.examples);
+    let activation = render.activation;
     // The unit at its strongest position in its best photo: a neuron, whose saliency lies in
     // its receptive field (a channel mean's spreads over the whole photo as speckle).
     let best = &unit.top_max[0];
@@ -147,6 +162,20 @@ fn unit_views(
         &saliency_config,
     )?;
     let heat = excite_views::heatmap::overlay(&photo, &map.pixels, map.size);
+    let top: Vec<PathBuf> = unit.top_mean.iter().map(|h| h.image.clone()).collect();
+    let scores = if top.len() >= 2 {
+        let reference = Reference::new(top, photos.photos, SCORE_BASELINE, all.size);
+        let objective = channel(layer, unit.channel);
+        Some(score_render(
+            model,
+            &objective,
+            &render.image,
+            &reference,
+            device,
+        )?)
+    } else {
+        None
+    };
     Ok(UnitViews {
         strip: strip(unit, all.size as u32, THUMB)?,
         saliency: heat,
@@ -161,6 +190,7 @@ fn unit_views(
                 .map(|best| activation / best.score),
             saliency_value: map.value,
             saliency_method: map.method.clone(),
+            scores,
         },
     })
 }

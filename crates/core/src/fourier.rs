@@ -1,9 +1,11 @@
 //! The inverse 2-D real DFT as two matrix products, differentiable with plain tensor ops and
-//! valid at any image size, and Lucid's 1/f spectrum scaling.
+//! valid at any image size; the forward one on the host; and Lucid's 1/f spectrum scaling.
 
 use std::f64::consts::PI;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use rustfft::FftPlanner;
+use rustfft::num_complex::Complex;
 
 /// Precomputed matrices of `irfft2(·, norm = "ortho")` for one image size.
 #[derive(Clone, Debug)]
@@ -64,6 +66,27 @@ impl InverseRfft2 {
         let along_x = |m: &Tensor<4>| m.clone().expand([b, c, wf, self.w]);
         z_re.matmul(along_x(&self.cx)) - z_im.matmul(along_x(&self.sx))
     }
+}
+
+/// The half spectrum `[h, w/2+1]` (row-major) of a real `h x w` image (row-major),
+/// unnormalised: numpy's `rfft2`.
+pub fn rfft2(values: &[f64], h: usize, w: usize) -> Vec<Complex<f64>> {
+    let wf = w / 2 + 1;
+    let mut planner = FftPlanner::<f64>::new();
+    let (rows, columns) = (planner.plan_fft_forward(w), planner.plan_fft_forward(h));
+    let mut grid: Vec<Complex<f64>> = values.iter().map(|&v| Complex::new(v, 0.0)).collect();
+    for row in grid.chunks_mut(w) {
+        rows.process(row);
+    }
+    let mut half = vec![Complex::new(0.0, 0.0); h * wf];
+    for kx in 0..wf {
+        let mut column: Vec<Complex<f64>> = (0..h).map(|y| grid[y * w + kx]).collect();
+        columns.process(&mut column);
+        for (ky, v) in column.into_iter().enumerate() {
+            half[ky * wf + kx] = v;
+        }
+    }
+    half
 }
 
 /// `|f|` of each half-spectrum bin, `[h, w/2+1]` row-major (numpy's `fftfreq` along each axis).

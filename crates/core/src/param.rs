@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::color::{decorrelated_to_rgb, rgb_to_decorrelated};
 use crate::error::{Error, Result};
-use crate::fourier::{InverseRfft2, spectrum_scale};
+use crate::fourier::{InverseRfft2, rfft2, spectrum_scale};
 use crate::random::normals;
 
 /// Lucid's divisor of the Fourier image ("magic" 4).
@@ -27,8 +27,12 @@ pub const MAX_SIZE: usize = 8192;
 enum Basis {
     /// Raw pixels, from noise or from a start image (`[B, 3, H, W]`, values in `[0, 1]`).
     Pixels { start: Option<TensorData> },
-    /// A half spectrum scaled by `1/f^decay`.
-    Fourier { decay: f32 },
+    /// A half spectrum scaled by `1/f^decay`, from noise or from a start image (`[B, 3, H,
+    /// W]`, values in `[0, 1]`).
+    Fourier {
+        decay: f32,
+        start: Option<TensorData>,
+    },
     /// Phases only, under a fixed magnitude `[h, w/2+1]` (`None`: the 1/f spectrum); with
     /// `standardize`, MACO's preconditioner: phases and image standardised per image.
     Phase {
@@ -94,7 +98,10 @@ impl ImageParam {
     /// Lucid's Fourier parameterization with `1/f` scaling (see [`ImageParam::with_decay`]).
     pub fn fourier() -> Self {
         Self {
-            basis: Basis::Fourier { decay: 1.0 },
+            basis: Basis::Fourier {
+                decay: 1.0,
+                start: None,
+            },
             ..Self::pixels()
         }
     }
@@ -144,6 +151,31 @@ impl ImageParam {
         }
     }
 
+    /// This basis started from `image` instead of noise: the pixels as they are; the Fourier
+    /// spectrum that makes `image` (through the colour decorrelation and the sigmoid), so
+    /// that the optimisation moves the photo with the spectrum's `1/f` steps (feature
+    /// accentuation, Hamblin et al. 2024). Size and batch become the image's; a single image
+    /// given a larger batch ([`ImageParam::with_batch`]) starts every item. The phase bases
+    /// cannot start from an image: their magnitude is fixed.
+    ///
+    /// # Shapes
+    /// - image: `[batch, 3, height, width]`, values in `[0, 1]`
+    pub fn with_start_image(mut self, image: Tensor<4>) -> Result<Self> {
+        let [batch, _, height, width] = image.dims();
+        match &mut self.basis {
+            Basis::Pixels { start } | Basis::Fourier { start, .. } => {
+                *start = Some(image.into_data())
+            }
+            Basis::Phase { .. } => {
+                return Err(Error::Invalid(
+                    "a phase-only parameterization (phase, maco) cannot start from an image: its magnitude is fixed; use pixels or fourier".into(),
+                ));
+            }
+        }
+        (self.batch, self.height, self.width) = (batch, height, width);
+        Ok(self)
+    }
+
     /// The image size (height, width).
     pub fn with_size(mut self, height: usize, width: usize) -> Self {
         (self.height, self.width) = (height, width);
@@ -159,7 +191,7 @@ impl ImageParam {
     /// The exponent of the Fourier basis' `1/f^decay` scaling (1 by default); no effect on
     /// other bases.
     pub fn with_decay(mut self, decay: f32) -> Self {
-        if let Basis::Fourier { decay: d } = &mut self.basis {
+        if let Basis::Fourier { decay: d, .. } = &mut self.basis {
             *d = decay;
         }
         self
@@ -233,17 +265,20 @@ impl ImageParam {
                     device,
                 ),
             ),
-            Basis::Fourier { decay } => {
+            Basis::Fourier { decay, start } => {
                 let scale = spectrum_scale(h, w, *decay);
+                let raw = match start {
+                    Some(start) => self.fourier_start_raw(start, &scale, device)?,
+                    None => random(
+                        normals(&mut rng, 2 * b * c * h * wf, 0.01),
+                        [2, b, c, h, wf],
+                        device,
+                    ),
+                };
                 let basis = GeneratorBasis::Fourier {
                     dft: InverseRfft2::new(h, w, device),
                     scale: Tensor::from_data(TensorData::new(scale, [1, 1, h, wf]), device),
                 };
-                let raw = random(
-                    normals(&mut rng, 2 * b * c * h * wf, 0.01),
-                    [2, b, c, h, wf],
-                    device,
-                );
                 (basis, raw)
             }
             Basis::Phase {
@@ -294,10 +329,18 @@ impl ImageParam {
                 m.len(),
                 h * (w / 2 + 1)
             ))),
-            Basis::Pixels { start: Some(_) } if self.alpha => Err(Error::Invalid(
-                "a start image has no alpha channel: render with alpha from noise instead".into(),
-            )),
-            Basis::Pixels { start: Some(start) } => {
+            Basis::Pixels { start: Some(_) } | Basis::Fourier { start: Some(_), .. }
+                if self.alpha =>
+            {
+                Err(Error::Invalid(
+                    "a start image has no alpha channel: render with alpha from noise instead"
+                        .into(),
+                ))
+            }
+            Basis::Pixels { start: Some(start) }
+            | Basis::Fourier {
+                start: Some(start), ..
+            } => {
                 let dims: Vec<usize> = start.shape().iter().copied().collect();
                 let fits = dims.len() == 4
                     && dims[1] == 3
@@ -313,6 +356,37 @@ impl ImageParam {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The raw half spectrum whose image is `start` (repeated over the batch when it holds
+    /// one image): the start's raw pixels through the forward `rfft2(·, norm = "ortho")`,
+    /// the exact inverse of [`InverseRfft2`], times Lucid's divisor over `scale`.
+    fn fourier_start_raw(
+        &self,
+        start: &TensorData,
+        scale: &[f32],
+        device: &Device,
+    ) -> Result<Tensor<5>> {
+        let (b, h, w) = (self.batch, self.height, self.width);
+        let wf = w / 2 + 1;
+        let pixels = self
+            .start_raw(start, device)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Invalid(format!("cannot read the start image: {e:?}")))?;
+        let norm = 1.0 / ((h * w) as f64).sqrt();
+        let plane = h * wf;
+        let mut raw = vec![0f32; 2 * b * 3 * plane];
+        for (p, image) in pixels.chunks(h * w).enumerate() {
+            let values: Vec<f64> = image.iter().map(|&v| v as f64).collect();
+            for (i, v) in rfft2(&values, h, w).into_iter().enumerate() {
+                let factor = norm * FOURIER_DIVISOR as f64 / scale[i] as f64;
+                raw[p * plane + i] = (v.re * factor) as f32;
+                raw[(b * 3 + p) * plane + i] = (v.im * factor) as f32;
+            }
+        }
+        Ok(random(raw, [2, b, 3, h, wf], device))
     }
 
     /// The raw pixels whose image is `start`, repeated over the batch when it holds one image.
@@ -566,6 +640,34 @@ mod tests {
         for (a, b) in values.iter().cycle().zip(back) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn a_fourier_spectrum_started_from_an_image_reproduces_it_at_any_size() {
+        let device = Device::flex();
+        for (h, w) in [(6, 8), (7, 5)] {
+            let values: Vec<f32> = (0..3 * h * w)
+                .map(|i| 0.5 + 0.4 * ((i * 7 % 13) as f32 / 13.0 - 0.5))
+                .collect();
+            let image =
+                Tensor::<4>::from_data(TensorData::new(values.clone(), [1, 3, h, w]), &device);
+            let param = ImageParam::fourier()
+                .with_start_image(image)
+                .unwrap()
+                .with_batch(2);
+            let (generator, raw) = param.init(0, &device).unwrap();
+            let back = generator
+                .image(raw)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            assert_eq!(back.len(), 2 * values.len());
+            for (a, b) in values.iter().cycle().zip(back) {
+                assert!((a - b).abs() < 1e-4, "{h}x{w}: {a} vs {b}");
+            }
+        }
+        let image = Tensor::<4>::zeros([1, 3, 4, 4], &device);
+        assert!(ImageParam::maco().with_start_image(image).is_err());
     }
 
     #[test]

@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 use image::imageops::{FilterType, resize};
-use rustfft::FftPlanner;
-use rustfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::files::read_limited;
+use crate::fourier::rfft2;
 use crate::image_io::write_atomic;
 
 /// The largest spectrum file read.
@@ -35,28 +34,15 @@ impl Spectrum {
         if photos.is_empty() || h == 0 || w == 0 {
             return Err(Error::Invalid("a spectrum needs photos and a size".into()));
         }
-        let wf = w / 2 + 1;
-        let mut planner = FftPlanner::<f64>::new();
-        let (rows, columns) = (planner.plan_fft_forward(w), planner.plan_fft_forward(h));
-        let mut total = vec![0f64; h * wf];
+        let mut total = vec![0f64; h * (w / 2 + 1)];
         for photo in photos {
             let scaled = resize(photo, w as u32, h as u32, FilterType::Triangle);
             for c in 0..3 {
                 let values: Vec<f64> = scaled.pixels().map(|p| p[c] as f64 / 255.0).collect();
                 let mean = values.iter().sum::<f64>() / values.len() as f64;
-                let mut grid: Vec<Complex<f64>> = values
-                    .iter()
-                    .map(|&v| Complex::new(v - mean, 0.0))
-                    .collect();
-                for row in grid.chunks_mut(w) {
-                    rows.process(row);
-                }
-                for kx in 0..wf {
-                    let mut column: Vec<Complex<f64>> = (0..h).map(|y| grid[y * w + kx]).collect();
-                    columns.process(&mut column);
-                    for (ky, v) in column.iter().enumerate() {
-                        total[ky * wf + kx] += v.norm();
-                    }
+                let centred: Vec<f64> = values.iter().map(|v| v - mean).collect();
+                for (t, v) in total.iter_mut().zip(rfft2(&centred, h, w)) {
+                    *t += v.norm();
                 }
             }
         }

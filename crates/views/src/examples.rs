@@ -81,7 +81,7 @@ pub struct Hit {
 }
 
 /// The rankings of one channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelExamples {
     /// The channel.
     pub channel: usize,
@@ -94,7 +94,7 @@ pub struct ChannelExamples {
 }
 
 /// Dataset examples of a layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Examples {
     /// The layer.
     pub layer: String,

@@ -238,6 +238,13 @@ pub fn cascading_randomisation(
 /// Spearman's rank correlation of the magnitudes of `a` and `b` (ties ranked by their mean
 /// rank); 0 when either is constant.
 pub fn spearman(a: &[f32], b: &[f32]) -> f32 {
+    let magnitudes = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<f32>>();
+    rank_correlation(&magnitudes(a), &magnitudes(b))
+}
+
+/// Spearman's rank correlation of `a` and `b`, signed values (ties ranked by their mean
+/// rank); 0 when either is constant.
+pub fn rank_correlation(a: &[f32], b: &[f32]) -> f32 {
     let (ra, rb) = (ranks(a), ranks(b));
     let n = ra.len() as f64;
     let mean = (n - 1.0) / 2.0;
@@ -254,17 +261,17 @@ pub fn spearman(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// The ranks of `|values|` from 0, ties sharing their mean rank.
+/// The ranks of `values` from 0, ties sharing their mean rank.
 fn ranks(values: &[f32]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].abs().total_cmp(&values[b].abs()));
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut ranks = vec![0f64; values.len()];
     let mut start = 0;
     while start < order.len() {
-        let value = values[order[start]].abs();
+        let value = values[order[start]];
         let end = order[start..]
             .iter()
-            .position(|&i| values[i].abs() != value)
+            .position(|&i| values[i] != value)
             .map_or(order.len(), |p| start + p);
         let mean = (start + end - 1) as f64 / 2.0;
         for &i in &order[start..end] {
@@ -285,11 +292,15 @@ mod tests {
         assert!((spearman(&a, &[1.0, 5.0, 3.0, 9.0]) - 1.0).abs() < 1e-6);
         assert!((spearman(&a, &[9.0, 3.0, 5.0, 1.0]) + 1.0).abs() < 1e-6);
         assert_eq!(spearman(&a, &[2.0; 4]), 0.0);
+        // Signed: a sign flip reverses the order, which magnitudes do not see.
+        let neg = [-0.1, -0.5, -0.3, -0.9];
+        assert!((rank_correlation(&a, &neg) + 1.0).abs() < 1e-6);
+        assert!((spearman(&a, &neg) - 1.0).abs() < 1e-6);
     }
 
     #[test]
     fn ties_share_their_mean_rank() {
-        assert_eq!(ranks(&[0.0, 2.0, 0.0, -1.0]), [0.5, 3.0, 0.5, 2.0]);
+        assert_eq!(ranks(&[0.0, 2.0, 0.0, -1.0]), [1.5, 3.0, 1.5, 0.0]);
     }
 
     #[test]

@@ -11,9 +11,13 @@ pub mod heatmap;
 pub mod output;
 pub mod photos;
 pub mod saliency;
+pub mod scores;
 pub mod strip;
 mod top_k;
 
 pub use examples::{ChannelExamples, Examples, ExamplesConfig, Hit, dataset_examples};
 pub use output::{write_examples, write_saliency};
 pub use saliency::{METHODS, SaliencyConfig, SaliencyMap, SaliencyMethod, method, saliency};
+pub use scores::{
+    Reference, Scores, class_rank, score_against, score_layer, score_render, top_photos,
+};

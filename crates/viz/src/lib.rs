@@ -11,12 +11,14 @@
 
 #![warn(missing_docs)]
 
+mod accentuate;
 mod adam;
 mod device;
 mod layer;
 mod layer_record;
 mod render;
 
+pub use accentuate::{Accentuation, accentuate};
 pub use adam::Adam;
 pub use device::{Backend, BackendError, backend_name, default_device};
 pub use excite_core::{Observer, Progress};

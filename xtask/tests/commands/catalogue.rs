@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
@@ -119,16 +119,34 @@ fn shards_skip_finished_units_and_the_index_reports_missing_ones() {
 
 /// The page that loads a site page in a frame, waits for every image (lazy ones made eager)
 /// and writes what it found into its own DOM as JSON, for `--dump-dom`.
-const CHECKER: &str = r#"<!doctype html><meta charset="utf-8"><body><script>
+pub(crate) const CHECKER: &str = r#"<!doctype html><meta charset="utf-8"><body><script>
 const frame = document.createElement("iframe");
 frame.width = 1200; frame.height = 900;
+const [target, ...queries] = location.hash.slice(1).split("&&");
 frame.onload = async () => {
   const doc = frame.contentDocument;
+  const win = frame.contentWindow;
+  // Images shown a second after the page loaded, unscrolled (lazy ones only near the viewport).
+  await new Promise(r => setTimeout(r, 1000));
+  const requested = [...doc.images].filter(i => i.complete && i.naturalWidth).length;
+  const search = queries.map(q => win.findUnit(decodeURIComponent(q)));
+  // A layer page's "Sort by": by activation, the grid must come out in descending order.
+  const select = doc.querySelector("select.sort");
+  let sorted = null;
+  if (select) {
+    select.value = "activation";
+    select.dispatchEvent(new Event("change"));
+    const values = [...doc.querySelectorAll(".grid .unit[data-activation]")].map(u => parseFloat(u.dataset.activation));
+    sorted = values.length > 1 && values.every((v, i) => i === 0 || values[i - 1] >= v);
+  }
   const images = [...doc.images];
   images.forEach(i => i.loading = "eager");
   await Promise.all(images.map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })));
   const result = {
     title: doc.title,
+    requested,
+    search,
+    sorted,
     images: images.length,
     broken: images.filter(i => !i.naturalWidth).map(i => i.getAttribute("src")),
     layers: doc.querySelectorAll("tr.layer").length,
@@ -141,7 +159,7 @@ frame.onload = async () => {
   pre.textContent = JSON.stringify(result);
   document.body.appendChild(pre);
 };
-frame.src = location.hash.slice(1);
+frame.src = target;
 document.body.appendChild(frame);
 </script>"#;
 
@@ -150,7 +168,7 @@ const BAD_PAGE: &str = r#"<!doctype html><title>bad</title><body>bad
 <script>console.error("a deliberate console error"); undefined_function();</script>"#;
 
 /// The browser log's console lines that report an error or an uncaught exception.
-fn console_errors(log: &str) -> Vec<String> {
+pub(crate) fn console_errors(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| l.contains("CONSOLE"))
         .filter(|l| l.contains("Uncaught") || l.to_lowercase().contains("error"))
@@ -160,7 +178,7 @@ fn console_errors(log: &str) -> Vec<String> {
 
 /// Debian's chromium, or `None` (CI installs it; elsewhere the browser check is skipped
 /// with a note, unless `CI` is set).
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .map(|name| Path::new("/usr/bin").join(name))
@@ -175,7 +193,7 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-fn browse(browser: &Path, args: &[&str]) -> Output {
+pub(crate) fn browse(browser: &Path, args: &[&str]) -> Output {
     Command::new("timeout")
         .arg("120")
         .arg(browser)
@@ -188,11 +206,33 @@ fn browse(browser: &Path, args: &[&str]) -> Output {
             "--enable-logging=stderr",
             "--v=0",
             "--virtual-time-budget=10000",
+            // Headless chromium loads lazy images at once unless told to behave as a browser.
+            "--blink-settings=lazyLoadEnabled=true",
             "--window-size=1200,900",
         ])
         .args(args)
         .output()
         .unwrap()
+}
+
+/// What the checker page (`checker`, written into the site) found on `target` (a page of
+/// the site, then `&&`-separated queries for its search box), and the browser's log.
+pub(crate) fn check_page(
+    browser: &Path,
+    checker: &Path,
+    target: &str,
+) -> (serde_json::Value, String) {
+    let url = format!("file://{}#{target}", checker.display());
+    let out = browse(browser, &["--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = dom
+        .split("<pre id=\"result\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| panic!("{target}: the checker found no page:\n{dom}\n{log}"));
+    let result = serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
+    (result, log)
 }
 
 /// Every page kind: DOM checks through the checker page, console errors from the browser's
@@ -221,24 +261,39 @@ fn check_in_browser(site: &Path) {
         ("units/gap/3.html", "unit"),
     ];
     for (page, name) in pages {
-        let url = format!("file://{}#{page}", checker.display());
-        let out = browse(&browser, &["--dump-dom", &url]);
-        let dom = String::from_utf8_lossy(&out.stdout);
-        let log = String::from_utf8_lossy(&out.stderr);
-        let json = dom
-            .split("<pre id=\"result\">")
-            .nth(1)
-            .and_then(|rest| rest.split("</pre>").next())
-            .unwrap_or_else(|| panic!("{page}: the checker found no page:\n{dom}\n{log}"));
-        let result: serde_json::Value =
-            serde_json::from_str(&json.replace("&quot;", "\"").replace("&amp;", "&")).unwrap();
+        // The search box, asked from the index: a unit, a layer, and two mistakes.
+        let queries = if name == "index" {
+            "&&gap:3&&conv1&&nope:1&&gap:99"
+        } else {
+            ""
+        };
+        let (result, log) = check_page(&browser, &checker, &format!("{page}{queries}"));
         assert_eq!(result["broken"], serde_json::json!([]), "{page}: {result}");
         let errors = console_errors(&log);
         assert!(errors.is_empty(), "{page}: console: {errors:?}");
         match name {
-            "index" => assert_eq!(result["layers"], 2, "{result}"),
+            "index" => {
+                assert_eq!(result["layers"], 2, "{result}");
+                let search = &result["search"];
+                assert_eq!(search[0]["href"], "units/gap/3.html", "{search}");
+                assert_eq!(search[1]["href"], "layers/conv1.html", "{search}");
+                assert!(
+                    search[2]["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("no layer matches")
+                );
+                assert_eq!(search[3]["error"], "gap has channels 0..8", "{search}");
+                for found in search.as_array().unwrap().iter().take(2) {
+                    assert!(site.join(found["href"].as_str().unwrap()).exists());
+                }
+            }
             "layer" | "layer_gap" => {
                 assert_eq!(result["units"], 8, "{result}");
+                assert_eq!(
+                    result["sorted"], true,
+                    "{page}: sorting by activation: {result}"
+                );
                 assert_eq!(result["missing"], 0, "{result}");
                 assert_eq!(result["images"], 8, "{result}");
             }

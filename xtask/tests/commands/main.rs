@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod catalogue;
+mod catalogue_scale;
 mod exported;
 mod views;

@@ -166,3 +166,119 @@ fn render_with_alpha_writes_an_rgba_picture() {
     assert_eq!(image::open(&out).unwrap().color(), image::ColorType::Rgb8);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn render_scores_accentuates_and_checks_transfer_on_the_tiny_model() {
+    let dir = std::env::temp_dir().join(format!("excite-trust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tiny = repo("testdata/tiny_cnn.onnx");
+    let photos = repo("testdata/demo_images");
+    let out = dir.join("render.png");
+    let common = [
+        "--model",
+        tiny.to_str().unwrap(),
+        "--steps",
+        "24",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // Scores against the photos, a line each.
+    let text = xtask(
+        &[
+            &["render", "--objective", "concat:3", "--images"],
+            &[photos.to_str().unwrap()][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    for line in ["activation vs photos:", "path similarity:", "plausibility:"] {
+        assert!(text.contains(line), "{text}");
+    }
+    // Accentuation from a photo rises the objective above the photo's.
+    let photo = photos.join("flower.jpg");
+    let text = xtask(
+        &[
+            &["render", "--objective", "concat:3", "--start-image"],
+            &[
+                photo.to_str().unwrap(),
+                "--accentuate",
+                "--stay-close",
+                "conv2",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    let numbers: Vec<f32> = text
+        .lines()
+        .find(|l| l.starts_with("accentuated:"))
+        .unwrap_or_else(|| panic!("{text}"))
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(numbers[1] > numbers[0], "{text}");
+    // Transferability: the rendering model and another (the same file) rank the class.
+    let text = xtask(
+        &[
+            &["render", "--objective", "logit:4", "--check-with"],
+            &[tiny.to_str().unwrap()][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(text.contains("the rendering model: rank 1"), "{text}");
+    // render-layer scores every render into `scores.json`.
+    let layer_out = dir.join("layer");
+    let text = xtask(&[
+        "render-layer",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--layer",
+        "concat",
+        "--channels",
+        "0..4",
+        "--steps",
+        "8",
+        "--images",
+        photos.to_str().unwrap(),
+        "--out",
+        layer_out.to_str().unwrap(),
+    ]);
+    assert!(
+        text.contains("scores of 4 renders against 33 photos"),
+        "{text}"
+    );
+    let scores: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layer_out.join("scores.json")).unwrap())
+            .unwrap();
+    assert_eq!(scores.as_object().unwrap().len(), 4, "{scores}");
+    assert!(scores["2"]["path_similarity"].is_number(), "{scores}");
+    // Mistakes are one line each.
+    for (args, message) in [
+        (
+            vec!["--objective", "concat:3", "--check-with", "x.onnx"],
+            "needs a class logit objective",
+        ),
+        (
+            vec![
+                "--objective",
+                "concat:3",
+                "--param",
+                "maco",
+                "--start-image",
+                photo.to_str().unwrap(),
+                "--accentuate",
+            ],
+            "cannot start from an image",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([&["render"][..], &args[..], &common[..]].concat())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && err.contains(message), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

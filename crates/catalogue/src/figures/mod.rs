@@ -3,6 +3,7 @@
 //! one line of the table; the record (`UnitFiles`, by figure name) and the pages follow.
 
 mod renders;
+mod scores;
 mod views;
 
 use excite_core::Result;
@@ -14,6 +15,7 @@ use crate::site::html::{escape, url};
 
 pub use renders::THUMB_SIDE;
 use renders::{Diverse, Negative, Render, Thumb};
+use scores::ScoresFigure;
 use views::{ExampleStrip, Saliency};
 
 /// Every figure, in the order of the unit page.
@@ -24,6 +26,7 @@ pub static FIGURES: &[&dyn Figure] = &[
     &Thumb,
     &ExampleStrip,
     &Saliency,
+    &ScoresFigure,
 ];
 
 /// What a unit's figures are made from.
@@ -77,6 +80,7 @@ mod tests {
     use std::path::PathBuf;
 
     use excite_views::Hit;
+    use excite_views::scores::{PathPoint, Scores};
 
     use super::*;
     use crate::config::CatalogueConfig;
@@ -113,6 +117,17 @@ mod tests {
                 ratio: Some(0.75),
                 saliency_value: 2.0,
                 saliency_method: "smoothgrad".into(),
+                scores: Some(Scores {
+                    activation_vs_photos: Some(1.2),
+                    path: vec![PathPoint {
+                        layer: "conv".into(),
+                        render: 0.6,
+                        baseline: 0.2,
+                    }],
+                    path_similarity: Some(0.4),
+                    feature_layer: "conv".into(),
+                    plausibility: 1.3,
+                }),
             },
         };
         let parts = UnitParts {

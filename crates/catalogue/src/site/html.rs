@@ -30,8 +30,8 @@ pub fn url(segment: &str) -> String {
         .collect()
 }
 
-/// A whole page: `title`, the stylesheet and script at `root` (the relative path to the site's
-/// top, `""`, `"../"` or `"../../"`), the `header` and `body` HTML.
+/// A whole page: `title`, the stylesheet and scripts at `root` (the relative path to the site's
+/// top, `""`, `"../"` or `"../../"`), the search box, the `header` and `body` HTML.
 pub fn page(title: &str, root: &str, header: &str, body: &str) -> String {
     format!(
         r#"<!doctype html>
@@ -41,10 +41,11 @@ pub fn page(title: &str, root: &str, header: &str, body: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="{root}assets/site.css">
+<script src="{root}assets/layers.js" defer></script>
 <script src="{root}assets/site.js" defer></script>
 </head>
 <body>
-<header>{header}</header>
+<header><form class="search" role="search" data-root="{root}"><input type="search" name="q" list="excite-layers" placeholder="layer:channel" aria-label="Find a unit by layer and channel"><datalist id="excite-layers"></datalist><output></output></form>{header}</header>
 <main>{body}</main>
 <footer>Made by excite: renders by gradient ascent on the input image. Left and right arrow keys: previous and next.</footer>
 </body>

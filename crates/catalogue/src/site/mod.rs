@@ -24,28 +24,60 @@ const JS: &str = include_str!("site.js");
 
 /// Builds the site in the store's folder from the plan and the finished units, and writes
 /// `status.json`; returns the status (which units are missing).
+///
+/// Which units are finished comes from one listing of each layer's folder; the records are
+/// read one layer at a time and its pages written, so memory stays that of the largest layer
+/// whatever the number of units.
 pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
     let root = store.root();
     write(&root.join("assets/site.css"), CSS)?;
     write(&root.join("assets/site.js"), JS)?;
-    // A damaged record (never written by this store: its writes are atomic) counts as
-    // missing, and is named in the status.
+    write(&root.join("assets/layers.js"), &pages::layers_script(plan))?;
+    let mut finished = store.finished(plan, 0..plan.units.len());
     let mut damaged = Vec::new();
-    let records: Vec<Option<UnitRecord>> = plan
-        .units
-        .iter()
-        .map(|u| {
-            store.read_unit(plan, u).unwrap_or_else(|e| {
-                damaged.push(e.to_string());
-                None
+    let mut summaries = Vec::with_capacity(plan.layers.len());
+    for (l, range) in plan.layer_units().into_iter().enumerate() {
+        // A damaged record (never written by this store: its writes are atomic) counts as
+        // missing, and is named in the status.
+        let records: Vec<Option<UnitRecord>> = range
+            .clone()
+            .map(|i| {
+                if !finished[i] {
+                    return None;
+                }
+                let record = store.read_unit(plan, &plan.units[i]).unwrap_or_else(|e| {
+                    damaged.push(e.to_string());
+                    None
+                });
+                finished[i] = record.is_some();
+                record
             })
-        })
-        .collect();
+            .collect();
+        let layer = &plan.layers[l];
+        write(
+            &root.join("layers").join(format!("{}.html", layer.folder)),
+            &pages::layer(plan, l, range.start, &records),
+        )?;
+        for (i, record) in range.clone().zip(&records) {
+            if let Some(record) = record {
+                let before = (0..i).rev().find(|&j| finished[j]);
+                let after = (i + 1..plan.units.len()).find(|&j| finished[j]);
+                write(
+                    &root
+                        .join("units")
+                        .join(&layer.folder)
+                        .join(format!("{}.html", plan.units[i].channel)),
+                    &pages::unit(plan, i, record, [before, after]),
+                )?;
+            }
+        }
+        summaries.push(pages::LayerSummary::new(range.start, &records));
+    }
     let missing: Vec<String> = plan
         .units
         .iter()
-        .zip(&records)
-        .filter(|(_, r)| r.is_none())
+        .zip(&finished)
+        .filter(|(_, done)| !**done)
         .map(|(u, _)| u.id())
         .collect();
     let status = Status {
@@ -56,27 +88,8 @@ pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
     };
     write(
         &root.join("index.html"),
-        &pages::index(plan, &records, &status),
+        &pages::index(plan, &summaries, &status),
     )?;
-    for (i, layer) in plan.layers.iter().enumerate() {
-        write(
-            &root.join("layers").join(format!("{}.html", layer.folder)),
-            &pages::layer(plan, i, &records),
-        )?;
-    }
-    for (i, record) in records.iter().enumerate() {
-        if let Some(record) = record {
-            let unit = &plan.units[i];
-            let folder = &plan.layer(&unit.layer).expect("planned layer").folder;
-            write(
-                &root
-                    .join("units")
-                    .join(folder)
-                    .join(format!("{}.html", unit.channel)),
-                &pages::unit(plan, i, record, &records),
-            )?;
-        }
-    }
     store.write_status(&status)?;
     Ok(status)
 }

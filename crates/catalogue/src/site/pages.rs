@@ -4,15 +4,41 @@ use std::fmt::Write;
 
 use super::html::{escape, page, url};
 use crate::figures::FIGURES;
-use crate::plan::{LayerEntry, Plan};
+use crate::plan::Plan;
 use crate::record::UnitRecord;
 use crate::store::Status;
 
 /// Thumbnails of a layer shown on the index.
 const INDEX_THUMBS: usize = 8;
 
-/// `index.html`: the model, the settings, and a row per layer.
-pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> String {
+/// What the index shows of a layer: its finished units and the first thumbnails.
+pub struct LayerSummary {
+    /// Finished units.
+    done: usize,
+    /// The first finished units, as (unit index, thumbnail file).
+    thumbs: Vec<(usize, String)>,
+}
+
+impl LayerSummary {
+    /// The summary of a layer's `records` (of units `first..`).
+    pub fn new(first: usize, records: &[Option<UnitRecord>]) -> Self {
+        Self {
+            done: records.iter().flatten().count(),
+            thumbs: records
+                .iter()
+                .enumerate()
+                .filter_map(|(k, r)| {
+                    let thumb = r.as_ref()?.files.first("thumb").unwrap_or_default();
+                    Some((first + k, thumb.to_string()))
+                })
+                .take(INDEX_THUMBS)
+                .collect(),
+        }
+    }
+}
+
+/// `index.html`: the model, the settings, and a row per layer (`layers` in plan order).
+pub fn index(plan: &Plan, layers: &[LayerSummary], status: &Status) -> String {
     let header = format!(
         "<h1>{}</h1><p class=\"muted\">{} layers · {} of {} units · {} px · {} steps{}</p>",
         escape(&plan.model),
@@ -38,20 +64,17 @@ pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> St
     body.push_str(
         "<table class=\"layers\"><thead><tr><th>layer</th><th>op</th><th>shape</th><th>units</th><th>first units</th></tr></thead><tbody>",
     );
-    for layer in &plan.layers {
-        let indices = unit_indices(plan, layer);
-        let done = indices.iter().filter(|&&i| records[i].is_some()).count();
-        let thumbs: String = indices
+    for ((layer, summary), range) in plan.layers.iter().zip(layers).zip(plan.layer_units()) {
+        let thumbs: String = summary
+            .thumbs
             .iter()
-            .filter_map(|&i| records[i].as_ref().map(|r| (i, r)))
-            .take(INDEX_THUMBS)
-            .map(|(i, r)| {
+            .map(|(i, thumb)| {
                 format!(
                     "<img loading=\"lazy\" src=\"units/{}/{}/{}\" alt=\"{}\" width=\"48\" height=\"48\">",
                     url(&layer.folder),
-                    plan.units[i].channel,
-                    url(r.files.first("thumb").unwrap_or_default()),
-                    escape(&plan.units[i].id())
+                    plan.units[*i].channel,
+                    url(thumb),
+                    escape(&plan.units[*i].id())
                 )
             })
             .collect();
@@ -62,7 +85,8 @@ pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> St
             folder = url(&layer.folder),
             op = escape(&layer.op),
             shape = shape(&layer.shape),
-            total = indices.len(),
+            done = summary.done,
+            total = range.len(),
         );
     }
     body.push_str("</tbody></table>");
@@ -74,8 +98,9 @@ pub fn index(plan: &Plan, records: &[Option<UnitRecord>], status: &Status) -> St
     )
 }
 
-/// `layers/LAYER.html`: the layer's units as a grid of thumbnails, loaded as they scroll in.
-pub fn layer(plan: &Plan, index: usize, records: &[Option<UnitRecord>]) -> String {
+/// `layers/LAYER.html`: the layer's units as a grid of thumbnails, loaded as they scroll in;
+/// `records` are those of the layer's units, the first being unit `first` of the plan.
+pub fn layer(plan: &Plan, index: usize, first: usize, records: &[Option<UnitRecord>]) -> String {
     let layer = &plan.layers[index];
     let link = |i: Option<usize>, rel: &str, label: &str| match i.and_then(|i| plan.layers.get(i)) {
         Some(l) => format!(
@@ -96,15 +121,30 @@ pub fn layer(plan: &Plan, index: usize, records: &[Option<UnitRecord>]) -> Strin
         prev = link(index.checked_sub(1), "prev", "←"),
         next = link(Some(index + 1), "next", "→"),
     );
-    let mut body = String::from("<div class=\"grid\">");
-    for i in unit_indices(plan, layer) {
-        let unit = &plan.units[i];
-        match &records[i] {
+    let scored = records
+        .iter()
+        .flatten()
+        .any(|r| r.examples.as_ref().is_some_and(|e| e.scores.is_some()));
+    let distrusted = records.iter().flatten().filter(|r| !path_ok(r)).count();
+    let mut body = String::new();
+    if scored {
+        let _ = write!(
+            body,
+            "<p class=\"sorting\"><label>Sort by <select class=\"sort\"><option value=\"channel\">channel</option><option value=\"activation\">activation</option><option value=\"ratio\">activation vs photos</option><option value=\"path\">path similarity</option><option value=\"plausibility\">plausibility (closest first)</option></select></label> <span class=\"muted\">{distrusted} of {} units fail the path check (marked ⚠): their pictures do not follow the path of the photos that excite them.</span></p>",
+            records.iter().flatten().count()
+        );
+    }
+    body.push_str("<div class=\"grid\">");
+    for (k, record) in records.iter().enumerate() {
+        let unit = &plan.units[first + k];
+        match record {
             Some(r) => {
                 let _ = write!(
                     body,
-                    "<a class=\"unit{dead}\" data-unit=\"{id}\" href=\"../units/{folder}/{c}.html\"><img loading=\"lazy\" src=\"../units/{folder}/{c}/{thumb}\" alt=\"{id}\" width=\"96\" height=\"96\">{c}<span class=\"value\">{value}</span></a>",
+                    "<a class=\"unit{dead}{distrust}\" data-unit=\"{id}\" data-channel=\"{c}\"{sort} href=\"../units/{folder}/{c}.html\"><img loading=\"lazy\" src=\"../units/{folder}/{c}/{thumb}\" alt=\"{id}\" width=\"96\" height=\"96\">{c}<span class=\"value\">{value}</span></a>",
                     dead = if r.dead { " dead" } else { "" },
+                    distrust = if path_ok(r) { "" } else { " distrust" },
+                    sort = sort_keys(r),
                     id = escape(&unit.id()),
                     folder = url(&layer.folder),
                     c = unit.channel,
@@ -135,18 +175,51 @@ pub fn layer(plan: &Plan, index: usize, records: &[Option<UnitRecord>]) -> Strin
     )
 }
 
-/// `units/LAYER/CHANNEL.html`: every figure of the unit, its numbers, and its neighbours.
+/// Whether a unit's render passes the path check (or was not scored).
+fn path_ok(record: &UnitRecord) -> bool {
+    record
+        .examples
+        .as_ref()
+        .and_then(|e| e.scores.as_ref())
+        .is_none_or(|s| s.path_ok())
+}
+
+/// The values a layer page sorts its units by, as `data-` attributes, and the scores as the
+/// card's hover text.
+fn sort_keys(record: &UnitRecord) -> String {
+    let mut out = format!(" data-activation=\"{}\"", record.activation);
+    if let Some(s) = record.examples.as_ref().and_then(|e| e.scores.as_ref()) {
+        let number = |v: Option<f32>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let _ = write!(
+            out,
+            " title=\"activation vs photos {} · path similarity {}{} · plausibility {:.2}\"",
+            number(s.activation_vs_photos),
+            number(s.path_similarity),
+            if s.path_ok() { "" } else { " (fails)" },
+            s.plausibility
+        );
+        let mut key = |name: &str, value: Option<f32>| {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                let _ = write!(out, " data-{name}=\"{v}\"");
+            }
+        };
+        key("ratio", s.activation_vs_photos);
+        key("path", s.path_similarity);
+        key("plausibility", Some(s.plausibility));
+    }
+    out
+}
+
+/// `units/LAYER/CHANNEL.html`: every figure of the unit, its numbers, and its neighbours (the
+/// nearest finished units before and after it in the plan).
 pub fn unit(
     plan: &Plan,
     index: usize,
     record: &UnitRecord,
-    records: &[Option<UnitRecord>],
+    [before, after]: [Option<usize>; 2],
 ) -> String {
     let unit = &plan.units[index];
     let layer = plan.layer(&unit.layer).expect("planned layer");
-    // The nearest finished units before and after this one.
-    let before = (0..index).rev().find(|&i| records[i].is_some());
-    let after = (index + 1..plan.units.len()).find(|&i| records[i].is_some());
     let header = format!(
         "<nav class=\"crumbs\"><a href=\"../../index.html\">{model}</a> › <a rel=\"up\" href=\"../../layers/{folder}.html\">{layer}</a> › {c}</nav><h1>{id}</h1><nav class=\"steps\">{prev}{next}</nav>",
         model = escape(&plan.model),
@@ -245,14 +318,19 @@ fn facts(record: &UnitRecord) -> String {
     out
 }
 
-/// The indices in `plan.units` of `layer`'s units.
-fn unit_indices(plan: &Plan, layer: &LayerEntry) -> Vec<usize> {
-    plan.units
+/// `assets/layers.js`: every layer's name, folder and channels, for the search box.
+pub fn layers_script(plan: &Plan) -> String {
+    let layers: Vec<(&str, &str, [usize; 2])> = plan
+        .layers
         .iter()
-        .enumerate()
-        .filter(|(_, u)| u.layer == layer.name)
-        .map(|(i, _)| i)
-        .collect()
+        .map(|l| (l.name.as_str(), l.folder.as_str(), l.channels))
+        .collect();
+    let json = serde_json::to_string(&layers).expect("names and numbers encode");
+    // JSON is JavaScript; `<` escaped keeps the text inert wherever it is pasted.
+    format!(
+        "// excite catalogue: [layer, folder, [first, end)] for the search box.\nvar EXCITE_LAYERS = {};\n",
+        json.replace('<', "\\u003c")
+    )
 }
 
 fn shape(shape: &[usize]) -> String {
@@ -273,10 +351,11 @@ mod tests {
     use std::path::PathBuf;
 
     use excite_views::Hit;
+    use excite_views::scores::{PathPoint, Scores};
 
     use super::*;
     use crate::config::CatalogueConfig;
-    use crate::plan::Unit;
+    use crate::plan::{LayerEntry, Unit};
     use crate::record::{ExampleSummary, UnitFiles};
 
     /// Markup that must never reach a page unescaped.
@@ -336,6 +415,17 @@ mod tests {
                 ratio: Some(2.0),
                 saliency_value: 0.5,
                 saliency_method: hostile("method"),
+                scores: Some(Scores {
+                    activation_vs_photos: Some(1.5),
+                    path: vec![PathPoint {
+                        layer: hostile("path"),
+                        render: 0.1,
+                        baseline: 0.3,
+                    }],
+                    path_similarity: Some(-0.2),
+                    feature_layer: hostile("feature"),
+                    plausibility: 2.0,
+                }),
             }),
             files: UnitFiles(
                 [
@@ -365,11 +455,14 @@ mod tests {
             damaged: vec![hostile("damaged")],
         };
         let pages = [
-            ("index", index(&plan, &records, &status)),
-            ("layer", layer(&plan, 0, &records)),
+            (
+                "index",
+                index(&plan, &[LayerSummary::new(0, &records)], &status),
+            ),
+            ("layer", layer(&plan, 0, 0, &records)),
             (
                 "unit",
-                unit(&plan, 0, records[0].as_ref().unwrap(), &records),
+                unit(&plan, 0, records[0].as_ref().unwrap(), [None, Some(1)]),
             ),
         ];
         for (name, html) in pages {
@@ -384,5 +477,10 @@ mod tests {
             // The names are there, escaped.
             assert!(html.contains("&lt;x-hostile"), "{name} page shows no name");
         }
+        let script = layers_script(&plan);
+        assert!(
+            !script.contains('<') && script.contains("\\u003cx-hostile"),
+            "{script}"
+        );
     }
 }

@@ -17,6 +17,7 @@
 //! Sums stay flat: however many terms an objective has, evaluating it recurses no deeper than
 //! one term.
 
+mod closeness;
 mod direction_file;
 mod image;
 mod layer;
@@ -32,6 +33,7 @@ use crate::activations::Activations;
 use crate::error::{Error, Result};
 use crate::model::VisualModel;
 
+pub use closeness::distance_from;
 pub use direction_file::direction_from_file;
 pub use image::{blur, l1, total_variation};
 pub use layer::{
