@@ -166,8 +166,9 @@ struct Reporter {
     units: usize,
     skipped: usize,
     stored: usize,
-    /// The layer whose photos are being ranked, since when, and when a line was last printed.
-    ranking: Option<(String, Instant, Instant)>,
+    /// The layer whose photos are being ranked, its first report (photos done, when), and
+    /// when a line was last printed.
+    ranking: Option<(String, usize, Instant, Instant)>,
 }
 
 impl Reporter {
@@ -187,15 +188,20 @@ impl Reporter {
     /// job's log every half minute and at the end.
     fn photos(&mut self, layer: &str, done: usize, total: usize) {
         let now = Instant::now();
-        let (_, since, printed) = match &mut self.ranking {
+        let (_, first, since, printed) = match &mut self.ranking {
             Some(r) if r.0 == layer => r,
-            ranking => ranking.insert((layer.to_string(), now, now)),
+            ranking => ranking.insert((layer.to_string(), done, now, now)),
         };
-        let rate = done as f32 / since.elapsed().as_secs_f32().max(1e-3);
-        let line = format!(
-            "{layer}: examples {done}/{total} photos, {rate:.1} photos/s, ETA {}",
-            duration((total - done) as f32 / rate)
-        );
+        // The rate from the first report on (the first batch's time is unknown).
+        let line = if done > *first {
+            let rate = (done - *first) as f32 / since.elapsed().as_secs_f32().max(1e-3);
+            format!(
+                "{layer}: examples {done}/{total} photos, {rate:.1} photos/s, ETA {}",
+                duration((total - done) as f32 / rate)
+            )
+        } else {
+            format!("{layer}: examples {done}/{total} photos")
+        };
         if self.lines {
             if done == total || printed.elapsed().as_secs() >= 30 {
                 *printed = now;

@@ -31,9 +31,7 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
     check_writable(&args.out)?;
     // What the checks after the render need, checked before it.
     let class = check_with_class(args)?;
-    if let Some(dir) = &args.images {
-        list_photos(dir)?;
-    }
+    let photos = args.images.as_deref().map(enough_photos).transpose()?;
     let ascent = args.ascent.for_model(&model, true)?;
     let mut config = ascent.config(args.batch);
     // DeepDream: pixels from the start image (accentuation starts its own basis from it).
@@ -128,13 +126,12 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
         history.len(),
         args.out.display()
     );
-    if let Some(dir) = &args.images {
-        let photos = list_photos(dir)?;
+    if let Some(photos) = &photos {
         let scores = score_against(
             &model,
             &objective,
             &images[0],
-            &photos,
+            photos,
             model.photo_side(),
             device,
         )?;
@@ -146,11 +143,25 @@ pub fn run(args: &RenderArgs, device: &Device) -> Result<()> {
     Ok(())
 }
 
-/// The objective's value on `images` (summed over the batch).
+/// The objective's value on `images` (as the objective reduces a batch: a channel, its mean).
 fn value(objective: &Objective, model: &OnnxModel, images: Tensor<4>) -> Result<f32> {
     Ok(objective
         .evaluate_on(model, images.detach())?
         .into_scalar::<f32>())
+}
+
+/// The photos of `dir`, checked to be enough to score against (a render is compared with its
+/// top photos, at least two).
+pub fn enough_photos(dir: &std::path::Path) -> Result<Vec<PathBuf>> {
+    let photos = list_photos(dir)?;
+    if photos.len() < 2 {
+        bail!(
+            "{} holds {} photo: scoring a render needs at least two",
+            dir.display(),
+            photos.len()
+        );
+    }
+    Ok(photos)
 }
 
 /// The render's scores, a line each.

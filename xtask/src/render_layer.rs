@@ -11,7 +11,6 @@ use excite::core::Progress;
 use excite::core::files::unique_component;
 use excite::core::image_io::read_image;
 use excite::core::transform::Transform;
-use excite::views::photos::list_photos;
 use excite::views::{Scores, score_layer};
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
@@ -24,7 +23,11 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let photos = args.images.as_deref().map(list_photos).transpose()?;
+    let photos = args
+        .images
+        .as_deref()
+        .map(crate::render::enough_photos)
+        .transpose()?;
     let model = OnnxModel::load(&args.ascent.model.model, device)?;
     let out = args
         .out

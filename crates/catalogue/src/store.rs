@@ -103,7 +103,8 @@ impl Store {
     }
 
     /// Which of the plan's `units` are finished, from one listing of each of their layers'
-    /// folders (a unit's folder appears whole, by a rename, once its record is written).
+    /// folders (a unit's folder appears whole, by a rename, once its record is written; a
+    /// folder left without its record is reported as damaged by [`crate::site::build`]).
     pub fn finished(&self, plan: &Plan, units: Range<usize>) -> Vec<bool> {
         let mut listed: HashMap<&str, HashSet<String>> = HashMap::new();
         plan.units[units]
@@ -325,6 +326,17 @@ mod tests {
         assert_eq!(kept.activation, 1.5);
         let leftovers = fs::read_dir(root.join("units/a_b")).unwrap().count();
         assert_eq!(leftovers, 1, "only the unit's folder remains");
+        // A unit folder left without its record is reported as damaged, not silently missing.
+        fs::create_dir_all(store.unit_dir(&plan, &plan.units[3])).unwrap();
+        let status = crate::site::build(&store, &plan).unwrap();
+        assert_eq!(status.done, 1, "{status:?}");
+        assert!(
+            status
+                .damaged
+                .iter()
+                .any(|d| d.contains("has no unit.json")),
+            "{status:?}"
+        );
         // Another plan in the same folder is refused, naming what differs.
         let mut other = plan.clone();
         other.settings.steps = 7;

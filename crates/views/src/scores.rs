@@ -16,10 +16,10 @@
 //!   closely than an unrelated photo does; at or below 0 the check fails and the picture
 //!   should be distrusted.
 //! - **Plausibility** (Fel et al., NeurIPS 2023, MACO): in a late layer's feature space
-//!   (channel means of the deepest spatial layer, standardised like the path's), the mean
-//!   cosine distance from the render to the top photos, divided by the mean distance among
-//!   the top photos themselves: 1 is as close as the photos are to one another; higher is
-//!   further from natural images.
+//!   (channel means of the deepest spatial layer), the render's mean cosine distance to the
+//!   top photos, divided by a random photo's (the mean over the random photos; without
+//!   random photos, a top photo's to the others): 1 is as close to the top photos as a
+//!   natural photo is; higher is further from natural images.
 
 use std::path::PathBuf;
 
@@ -87,7 +87,7 @@ pub struct Scores {
     pub path_similarity: Option<f32>,
     /// The layer of the plausibility's feature space.
     pub feature_layer: String,
-    /// Mean distance from the render to the top photos over the mean distance among them.
+    /// The render's mean distance to the top photos over a random photo's.
     pub plausibility: f32,
 }
 

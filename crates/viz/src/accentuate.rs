@@ -32,7 +32,8 @@ impl Default for Accentuation {
 /// Renders `objective` from `photo`: `config.param`'s basis starts at the photo (for the
 /// Fourier basis, the spectrum that makes it, so that steps follow the spectrum's `1/f`
 /// scale), and the objective is penalised by `accentuation.closeness` times the distance from
-/// the photo ([`distance_from`]). The photo's size and batch replace the parameterization's.
+/// the photo ([`distance_from`]). The photo's size replaces the parameterization's; its
+/// batch is kept, every item starting from the photo.
 ///
 /// # Shapes
 /// - photo: `[1, 3, H, W]`, values in `[0, 1]`, on `device`

@@ -253,8 +253,15 @@ fn render_scores_accentuates_and_checks_transfer_on_the_tiny_model() {
             .unwrap();
     assert_eq!(scores.as_object().unwrap().len(), 4, "{scores}");
     assert!(scores["2"]["path_similarity"].is_number(), "{scores}");
-    // Mistakes are one line each.
+    // Mistakes are one line each, before any rendering.
+    let one = dir.join("one_photo");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(&photo, one.join("flower.jpg")).unwrap();
     for (args, message) in [
+        (
+            vec!["--objective", "concat:3", "--images", one.to_str().unwrap()],
+            "needs at least two",
+        ),
         (
             vec!["--objective", "concat:3", "--check-with", "x.onnx"],
             "needs a class logit objective",

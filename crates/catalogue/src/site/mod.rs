@@ -15,7 +15,7 @@ use excite_core::{Error, Result};
 
 use crate::plan::Plan;
 use crate::record::UnitRecord;
-use crate::store::{Status, Store};
+use crate::store::{RECORD, Status, Store};
 
 /// The stylesheet of every page.
 const CSS: &str = include_str!("site.css");
@@ -45,10 +45,21 @@ pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
                 if !finished[i] {
                     return None;
                 }
-                let record = store.read_unit(plan, &plan.units[i]).unwrap_or_else(|e| {
-                    damaged.push(e.to_string());
-                    None
-                });
+                let unit = &plan.units[i];
+                let record = match store.read_unit(plan, unit) {
+                    Ok(Some(record)) => Some(record),
+                    Ok(None) => {
+                        damaged.push(format!(
+                            "{} has no {RECORD}: delete the folder and rerun its shard",
+                            store.unit_dir(plan, unit).display()
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        damaged.push(e.to_string());
+                        None
+                    }
+                };
                 finished[i] = record.is_some();
                 record
             })

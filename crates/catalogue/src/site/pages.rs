@@ -159,9 +159,9 @@ pub fn layer(plan: &Plan, index: usize, first: usize, records: &[Option<UnitReco
             None => {
                 let _ = write!(
                     body,
-                    "<div class=\"unit missing\" data-unit=\"{}\"><div class=\"hole\"></div>{}<span class=\"value\">missing</span></div>",
+                    "<div class=\"unit missing\" data-unit=\"{}\" data-channel=\"{c}\"><div class=\"hole\"></div>{c}<span class=\"value\">missing</span></div>",
                     escape(&unit.id()),
-                    unit.channel
+                    c = unit.channel
                 );
             }
         }

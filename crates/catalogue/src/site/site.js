@@ -1,6 +1,6 @@
 // excite catalogue: the left and right arrow keys follow the page's previous/next links.
 document.addEventListener("keydown", function (event) {
-  if (event.altKey || event.ctrlKey || event.metaKey || event.target.tagName === "INPUT") {
+  if (event.altKey || event.ctrlKey || event.metaKey || event.target.closest("input, select, textarea")) {
     return;
   }
   var rel = { ArrowLeft: "prev", ArrowRight: "next" }[event.key];
