@@ -161,7 +161,7 @@ fn check_layer_page(site: &Path) {
     let (result, log) = check_page(
         &browser,
         &checker,
-        "layers/blocks.3_conv.html&&blocks.20/conv:1279&&blocks.34:5&&blocks.34/conv:1275",
+        "layers/blocks.3_conv.html&&blocks.20/conv:1279&&blocks.34:5&&blocks.34/conv:1275&&blocks.0/conv:0",
     );
     let seconds = started.elapsed().as_secs_f64();
     let requested = result["requested"].as_u64().unwrap();
@@ -182,6 +182,10 @@ fn check_layer_page(site: &Path) {
     );
     // "blocks.34" names one layer by containment, but "blocks.3" would name several.
     assert_eq!(search[1]["href"], "units/blocks.34_conv/5.html", "{search}");
+    assert_eq!(
+        search[3]["error"], "blocks.0/conv:0 is not rendered yet",
+        "{search}"
+    );
     assert_eq!(
         search[2]["error"], "blocks.34/conv has channels 0..1272",
         "{search}"

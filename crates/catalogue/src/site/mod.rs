@@ -32,7 +32,6 @@ pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
     let root = store.root();
     write(&root.join("assets/site.css"), CSS)?;
     write(&root.join("assets/site.js"), JS)?;
-    write(&root.join("assets/layers.js"), &pages::layers_script(plan))?;
     let mut finished = store.finished(plan, 0..plan.units.len());
     let mut damaged = Vec::new();
     let mut summaries = Vec::with_capacity(plan.layers.len());
@@ -97,6 +96,10 @@ pub fn build(store: &Store, plan: &Plan) -> Result<Status> {
         missing,
         damaged,
     };
+    write(
+        &root.join("assets/layers.js"),
+        &pages::layers_script(plan, &finished),
+    )?;
     write(
         &root.join("index.html"),
         &pages::index(plan, &summaries, &status),

@@ -318,17 +318,29 @@ fn facts(record: &UnitRecord) -> String {
     out
 }
 
-/// `assets/layers.js`: every layer's name, folder and channels, for the search box.
-pub fn layers_script(plan: &Plan) -> String {
-    let layers: Vec<(&str, &str, [usize; 2])> = plan
+/// `assets/layers.js`: every layer's name, folder, planned channels and the runs of finished
+/// ones (`finished`: one flag per unit of the plan), for the search box.
+pub fn layers_script(plan: &Plan, finished: &[bool]) -> String {
+    let layers: Vec<(&str, &str, [usize; 2], Vec<[usize; 2]>)> = plan
         .layers
         .iter()
-        .map(|l| (l.name.as_str(), l.folder.as_str(), l.channels))
+        .zip(plan.layer_units())
+        .map(|(l, range)| {
+            let mut runs: Vec<[usize; 2]> = Vec::new();
+            for i in range.filter(|&i| finished[i]) {
+                let channel = plan.units[i].channel;
+                match runs.last_mut() {
+                    Some(run) if run[1] == channel => run[1] += 1,
+                    _ => runs.push([channel, channel + 1]),
+                }
+            }
+            (l.name.as_str(), l.folder.as_str(), l.channels, runs)
+        })
         .collect();
     let json = serde_json::to_string(&layers).expect("names and numbers encode");
     // JSON is JavaScript; `<` escaped keeps the text inert wherever it is pasted.
     format!(
-        "// excite catalogue: [layer, folder, [first, end)] for the search box.\nvar EXCITE_LAYERS = {};\n",
+        "// excite catalogue: [layer, folder, [first, end), finished runs [[a, b), ...]] for the search box.\nvar EXCITE_LAYERS = {};\n",
         json.replace('<', "\\u003c")
     )
 }
@@ -477,7 +489,7 @@ mod tests {
             // The names are there, escaped.
             assert!(html.contains("&lt;x-hostile"), "{name} page shows no name");
         }
-        let script = layers_script(&plan);
+        let script = layers_script(&plan, &[true, false]);
         assert!(
             !script.contains('<') && script.contains("\\u003cx-hostile"),
             "{script}"

@@ -45,6 +45,10 @@ function findUnit(text) {
   if (channel < layer[2][0] || channel >= layer[2][1]) {
     return { error: layer[0] + " has channels " + layer[2][0] + ".." + layer[2][1] };
   }
+  var done = (layer[3] || []).some(function (run) { return channel >= run[0] && channel < run[1]; });
+  if (!done) {
+    return { error: layer[0] + ":" + channel + " is not rendered yet" };
+  }
   return { href: "units/" + encodeURIComponent(layer[1]) + "/" + channel + ".html" };
 }
 
