@@ -321,7 +321,7 @@ fn facts(record: &UnitRecord) -> String {
 /// `assets/layers.js`: every layer's name, folder, planned channels and the runs of finished
 /// ones (`finished`: one flag per unit of the plan), for the search box.
 pub fn layers_script(plan: &Plan, finished: &[bool]) -> String {
-    let layers: Vec<(&str, &str, [usize; 2], Vec<[usize; 2]>)> = plan
+    let layers: Vec<_> = plan
         .layers
         .iter()
         .zip(plan.layer_units())
