@@ -1,7 +1,7 @@
 //! `catalogue`: every unit of chosen layers into a folder and a static site, one shard of a
 //! job array at a time; `catalogue index` builds the site from the units that exist.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -91,31 +91,28 @@ fn shard(args: &CatalogueArgs, device: &Device) -> Result<()> {
 
 /// What ranking the photos adds to the estimate: the layers of `pending` whose examples no
 /// job has ranked yet.
-fn ranking_note(
-    store: &Store,
-    plan: &Plan,
-    pending: &[Unit],
-    photos: &[PathBuf],
-) -> Result<String> {
+fn ranking_note(store: &Store, plan: &Plan, pending: &[Unit], photos: &PhotoSet) -> Result<String> {
     if photos.is_empty() {
         return Ok(String::new());
     }
-    let set = PhotoSet::new(photos)?;
     let mut layers: Vec<&str> = pending.iter().map(|u| u.layer.as_str()).collect();
     layers.dedup();
     let to_rank = layers
         .iter()
         .filter_map(|name| plan.layer(name))
-        .filter(|layer| !store.examples_path(layer, &set.sha256).is_file())
+        .filter(|layer| !store.examples_path(layer, &photos.sha256).is_file())
         .count();
     Ok(match to_rank {
-        0 => format!("; examples of {} photos ranked before", photos.len()),
-        n => format!("; plus {} photos to rank in {n} layers", photos.len()),
+        0 => format!("; examples of {} photos ranked before", photos.photos.len()),
+        n => format!(
+            "; plus {} photos to rank in {n} layers",
+            photos.photos.len()
+        ),
     })
 }
 
 /// The plan the arguments describe, checked to fit in memory, and the photos.
-fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)> {
+fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
     let Some(layers) = &args.layers else {
         bail!("catalogue needs --layers");
     };
@@ -151,9 +148,9 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, Vec<PathBuf>)>
     let photos = match &args.images {
         Some(dir) => {
             plan.images = Some(file_name(dir));
-            list_photos(dir)?
+            PhotoSet::new(&list_photos(dir)?)?
         }
-        None => Vec::new(),
+        None => PhotoSet::default(),
     };
     Ok((plan, photos))
 }

@@ -8,6 +8,7 @@ use excite_core::channels::ChannelRange;
 use excite_core::{Result, VisualModel};
 
 use crate::config::CatalogueConfig;
+use crate::examples::PhotoSet;
 use crate::plan::{LayerSelection, Plan};
 use crate::run::{Summary, run};
 use crate::shard::Shard;
@@ -87,7 +88,7 @@ pub fn make(model: &dyn VisualModel, catalogue: &Catalogue, device: &Device) -> 
         &plan,
         catalogue.shard,
         &store,
-        &catalogue.photos,
+        &PhotoSet::new(&catalogue.photos)?,
         device,
     )?;
     if catalogue.shard == Shard::WHOLE {

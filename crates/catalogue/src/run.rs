@@ -1,7 +1,6 @@
 //! Running one shard of a plan: the pending units of the slice, layer by layer, in batches,
 //! each unit stored as soon as its batch finishes; and the time estimate shown before.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -40,12 +39,11 @@ pub fn run(
     plan: &Plan,
     shard: Shard,
     store: &Store,
-    photos: &[PathBuf],
+    photos: &PhotoSet,
     device: &Device,
 ) -> Result<Summary> {
     let observer = &plan.settings.observer;
     let started = Instant::now();
-    let photos = PhotoSet::new(photos)?;
     let slice = plan.shard_units(shard);
     let done = store.finished(plan, slice.clone());
     let is_done = |i: usize| done[i - slice.start];
@@ -72,7 +70,7 @@ pub fn run(
         } else {
             let layer = plan.layer(layer).expect("planned layer");
             let started = Instant::now();
-            let examples = layer_examples(model, plan, layer, &photos, store, device)?;
+            let examples = layer_examples(model, plan, layer, photos, store, device)?;
             summary.examples_seconds += started.elapsed().as_secs_f32();
             Some(examples)
         };

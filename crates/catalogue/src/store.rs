@@ -97,11 +97,6 @@ impl Store {
             .join(unit.channel.to_string())
     }
 
-    /// Whether `unit` is finished.
-    pub fn is_done(&self, plan: &Plan, unit: &Unit) -> bool {
-        self.unit_dir(plan, unit).join(RECORD).is_file()
-    }
-
     /// Which of the plan's `units` are finished, from one listing of each of their layers'
     /// folders (a unit's folder appears whole, by a rename, once its record is written; a
     /// folder left without its record is reported as damaged by [`crate::site::build`]).
@@ -315,10 +310,10 @@ mod tests {
         let old = std::time::SystemTime::now() - Duration::from_secs(3600);
         fs::File::open(&stale).unwrap().set_modified(old).unwrap();
         fs::create_dir_all(&dir).unwrap();
-        assert!(!store.is_done(&plan, unit));
+        assert!(store.read_unit(&plan, unit).unwrap().is_none());
         let files = vec![("render.png".to_string(), vec![1, 2, 3])];
         assert!(store.write_unit(&plan, &record(2, 1.5), &files).unwrap());
-        assert!(store.is_done(&plan, unit) && !stale.exists());
+        assert!(store.read_unit(&plan, unit).unwrap().is_some() && !stale.exists());
         assert_eq!(fs::read(dir.join("render.png")).unwrap(), vec![1, 2, 3]);
         // A second writer of the same unit keeps the first one's folder.
         assert!(!store.write_unit(&plan, &record(2, 9.0), &files).unwrap());

@@ -12,7 +12,7 @@ use excite_core::{Result, VisualModel};
 use excite_views::output::THUMB;
 use excite_views::photos::load_square;
 use excite_views::strip::strip;
-use excite_views::{ChannelExamples, Examples, Reference, SaliencyConfig, saliency, score_render};
+use excite_views::{ChannelExamples, Examples, SaliencyConfig, saliency, score_channel};
 use excite_viz::{
     ChannelRender, backend_name, render_channels, render_diverse_channels, render_negative_channels,
 };
@@ -20,9 +20,6 @@ use excite_viz::{
 use crate::config::CatalogueConfig;
 use crate::figures::{FIGURES, UnitParts, UnitViews};
 use crate::record::{ExampleSummary, UnitFiles, UnitRecord};
-
-/// Random photos of the set that a render's path is compared against (besides its top ones).
-const SCORE_BASELINE: usize = 9;
 
 /// A finished unit: its record and its files (name, bytes).
 pub struct UnitOutput {
@@ -162,20 +159,20 @@ fn unit_views(
         &saliency_config,
     )?;
     let heat = excite_views::heatmap::overlay(&photo, &map.pixels, map.size);
-    let top: Vec<PathBuf> = unit.top_mean.iter().map(|h| h.image.clone()).collect();
-    let scores = if top.len() >= 2 {
-        let reference = Reference::new(top, photos.photos, SCORE_BASELINE, all.size);
-        let objective = channel(layer, unit.channel);
-        Some(score_render(
-            model,
-            &objective,
-            &render.image,
-            &reference,
-            device,
-        )?)
-    } else {
-        None
-    };
+    // A render is compared with at least two top photos.
+    let scores = (unit.top_mean.len() >= 2)
+        .then(|| {
+            score_channel(
+                model,
+                layer,
+                unit,
+                &render.image,
+                photos.photos,
+                all.size,
+                device,
+            )
+        })
+        .transpose()?;
     Ok(UnitViews {
         strip: strip(unit, all.size as u32, THUMB)?,
         saliency: heat,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::tensor::Device;
-use excite_catalogue::{CatalogueConfig, LayerSelection, Plan, Shard, Store, run};
+use excite_catalogue::{CatalogueConfig, LayerSelection, PhotoSet, Plan, Shard, Store, run};
 use excite_core::{Observer, Progress};
 use excite_model::OnnxModel;
 use excite_views::photos::list_photos;
@@ -16,7 +16,8 @@ fn photos_are_ranked_once_per_layer_and_photo_set() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let device = Device::flex().autodiff();
     let model = OnnxModel::load(root.join("testdata/tiny_cnn.onnx"), &device).unwrap();
-    let photos = list_photos(&root.join("testdata/demo_images")).unwrap();
+    let listed = list_photos(&root.join("testdata/demo_images")).unwrap();
+    let photos = PhotoSet::new(&listed).unwrap();
     let ranked = Arc::new(AtomicUsize::new(0));
     let counter = ranked.clone();
     let config = CatalogueConfig {
@@ -78,8 +79,8 @@ fn photos_are_ranked_once_per_layer_and_photo_set() {
     assert!(record.examples.is_some(), "the rerun unit has its examples");
     // Another photo set (one photo fewer) is ranked anew.
     std::fs::remove_dir_all(store.unit_dir(&plan, unit)).unwrap();
-    let fewer = &photos[1..];
-    run(&model, &plan, Shard::WHOLE, &store, fewer, &device).unwrap();
+    let fewer = PhotoSet::new(&listed[1..]).unwrap();
+    run(&model, &plan, Shard::WHOLE, &store, &fewer, &device).unwrap();
     assert_eq!(ranked.load(Ordering::SeqCst), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use excite_catalogue::{CatalogueConfig, LayerSelection, Plan, Shard, Store, run};
+use excite_catalogue::{CatalogueConfig, LayerSelection, PhotoSet, Plan, Shard, Store, run};
 use excite_model::OnnxModel;
 
 fn scratch(name: &str) -> PathBuf {
@@ -64,7 +64,7 @@ fn images_are_the_same_however_the_catalogue_is_sharded_or_rerun() {
                 index,
                 count: shards,
             };
-            run(&model, &plan, shard, &store, &[], &device).unwrap();
+            run(&model, &plan, shard, &store, &PhotoSet::default(), &device).unwrap();
         }
         store
     };
@@ -76,7 +76,7 @@ fn images_are_the_same_however_the_catalogue_is_sharded_or_rerun() {
     let shard = Shard { index: 2, count: 7 };
     let unit = &plan.units[plan.shard_units(shard).start + 1];
     std::fs::remove_dir_all(seven.unit_dir(&plan, unit)).unwrap();
-    let rerun = run(&model, &plan, shard, &seven, &[], &device).unwrap();
+    let rerun = run(&model, &plan, shard, &seven, &PhotoSet::default(), &device).unwrap();
     assert_eq!(rerun.stored, 1, "only the missing unit is stored again");
     let expected = unit_files(whole.root());
     assert_eq!(expected.len(), 2 * 22, "a render and a thumbnail per unit");

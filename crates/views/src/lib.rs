@@ -19,5 +19,6 @@ pub use examples::{ChannelExamples, Examples, ExamplesConfig, Hit, dataset_examp
 pub use output::{write_examples, write_saliency};
 pub use saliency::{METHODS, SaliencyConfig, SaliencyMap, SaliencyMethod, method, saliency};
 pub use scores::{
-    Reference, Scores, class_rank, score_against, score_layer, score_render, top_photos,
+    Reference, Scores, class_rank, score_against, score_channel, score_layer, score_render,
+    top_photos,
 };

@@ -30,6 +30,7 @@ use excite_core::{Activations, Error, Objective, Result, VisualModel};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use crate::examples::ChannelExamples;
 use crate::faithfulness::rank_correlation;
 use crate::photos::{load_square, square};
 
@@ -235,19 +236,31 @@ pub fn score_layer(
     renders
         .iter()
         .map(|(channel, image)| {
-            let top = examples.channels[channel - first]
-                .top_mean
-                .iter()
-                .map(|h| h.image.clone())
-                .collect();
-            let reference = Reference::new(top, photos, TOP, size);
-            let objective = excite_core::objective::channel(layer, *channel);
-            Ok((
-                *channel,
-                score_render(model, &objective, image, &reference, device)?,
-            ))
+            let unit = &examples.channels[channel - first];
+            let scores = score_channel(model, layer, unit, image, photos, size, device)?;
+            Ok((*channel, scores))
         })
         .collect()
+}
+
+/// Scores the render of `unit`'s channel of `layer` against that channel's top photos by mean
+/// activation (its dataset examples) and [`TOP`] others of `photos`, seen at `size`.
+///
+/// # Shapes
+/// - the model's input: `[N, 3, size, size]`
+pub fn score_channel(
+    model: &dyn VisualModel,
+    layer: &str,
+    unit: &ChannelExamples,
+    render: &RgbImage,
+    photos: &[PathBuf],
+    size: usize,
+    device: &Device,
+) -> Result<Scores> {
+    let top = unit.top_mean.iter().map(|h| h.image.clone()).collect();
+    let reference = Reference::new(top, photos, TOP, size);
+    let objective = excite_core::objective::channel(layer, unit.channel);
+    score_render(model, &objective, render, &reference, device)
 }
 
 /// The photos of `photos` on which `objective` is highest, best first, with their values:
