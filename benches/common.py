@@ -89,3 +89,13 @@ def idle_fraction(seconds):
 def save_lucent(array, path):
     # What Lucent's own render.export does: (x * 255).astype(uint8).
     Image.fromarray((array * 255).astype(np.uint8)).save(path)
+
+
+def torch_device():
+    """The device the peers compute on, and its name: Lucent puts its parameters on `cuda:0`
+    whenever CUDA is available (`lucent.optvis.param.spatial`), so the models go there too."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda:0"), torch.cuda.get_device_name(0)
+    return torch.device("cpu"), "cpu"

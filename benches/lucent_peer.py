@@ -7,10 +7,13 @@ onnxruntime). Objective: the mean over positions of channel C of the ONNX tensor
 (excite `blocks.5:C`; Lucent `objectives.channel("net_blocks/5", C)`: the converted model's
 module `blocks/5`, the Conv producing `blocks.5`, inside the normalising wrapper `net`).
 
-Workloads, 128 px images:
+Workloads, 128 px images (the step counts and the 16 channels are options):
   one      one channel (0), 512 steps
   batched  16 channels (0..16) in one batch of 16, 128 steps
-  oneby    16 channels one after the other, 128 steps each
+  oneby    16 channels one after the other, 128 steps each (`--oneby-* 0` skips it)
+
+Lucent computes on CUDA whenever torch sees a GPU (its own choice), and the converted model
+goes there too; excite's device is its `--backend` (`benches/gpu.sh` runs this on a GPU).
 
 excite runs as a subprocess (the whole process is timed: start-up, model load, render, PNG
 writing); Lucent runs in-process (`render.render_vis`, model conversion excluded, timed
@@ -53,7 +56,7 @@ from onnx2torch import convert  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lucent.optvis import objectives, param, render, transform  # noqa: E402
-from common import busy_processes, cpu_info, CpuMeter, loadavg, save_lucent  # noqa: E402
+from common import busy_processes, cpu_info, CpuMeter, loadavg, save_lucent, torch_device  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MODEL = os.path.join(ROOT, "models", "efficientnet_lite0.onnx")
@@ -61,7 +64,6 @@ LAYER_ONNX = "blocks.5"
 LAYER_MODULE = "blocks/5"  # onnx2torch's module for the ONNX node `blocks.5`
 LAYER_LUCENT = "net_" + LAYER_MODULE  # Lucent's hook name inside the wrapper (`net` + '_')
 SIZE = 128
-CHANNELS = 16
 
 
 class Normalised(torch.nn.Module):
@@ -139,7 +141,7 @@ class Evaluator:
         assert img.shape == (SIZE, SIZE, 3), (path, img.shape)
         x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         with torch.no_grad():
-            self.model(x)
+            self.model(x.to(next(self.model.parameters()).device))
         return float(self.store["t"][0, channel].mean())
 
 
@@ -170,12 +172,13 @@ def layer_png(folder, channel):
     return os.path.join(folder, hits[0])
 
 
-def excite_workloads(xtask, backend, out, oneby, evaluate):
+def excite_workloads(xtask, backend, out, args, evaluate):
     res = {}
     tag = "excite" if backend == "flex" else f"excite_{backend}"
     xtask = [xtask, "--backend", backend]
     path = os.path.join(out, f"{tag}_c0.png")
-    cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:0", "--size", str(SIZE), "--steps", "512", "--out", path]
+    cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:0", "--size", str(SIZE), "--steps", str(args.steps_one),
+           "--out", path]
     meter = CpuMeter()
     secs = run_timed(cmd)
     res["one"] = {"seconds": secs, "command": " ".join(cmd), "activations": [evaluate(path, 0)], **meter.stop()}
@@ -183,26 +186,30 @@ def excite_workloads(xtask, backend, out, oneby, evaluate):
 
     folder = os.path.join(out, f"{tag}_layer")
     shutil.rmtree(folder, ignore_errors=True)
-    cmd = [*xtask, "render-layer", "--layer", LAYER_ONNX, "--channels", f"0..{CHANNELS}", "--size", str(SIZE),
-           "--steps", "128", "--batch", str(CHANNELS), "--out", folder]
+    cmd = [*xtask, "render-layer", "--layer", LAYER_ONNX, "--channels", f"0..{args.channels}", "--size", str(SIZE),
+           "--steps", str(args.steps_batched), "--batch", str(args.channels), "--out", folder]
     meter = CpuMeter()
     secs = run_timed(cmd)
-    acts = [evaluate(layer_png(folder, c), c) for c in range(CHANNELS)]
+    acts = [evaluate(layer_png(folder, c), c) for c in range(args.channels)]
     res["batched"] = {"seconds": secs, "command": " ".join(cmd), "activations": acts,
                       "files": sorted(os.listdir(folder)), **meter.stop()}
     print(f"{tag} batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
 
+    oneby = args.oneby_excite
+    if oneby == 0:
+        return res
     folder = os.path.join(out, f"{tag}_oneby")
     os.makedirs(folder, exist_ok=True)
     total, acts, cmds = 0.0, [], []
     meter = CpuMeter()
     for c in range(oneby):
         path = os.path.join(folder, f"c{c:02d}.png")
-        cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:{c}", "--size", str(SIZE), "--steps", "128", "--out", path]
+        cmd = [*xtask, "render", "--objective", f"{LAYER_ONNX}:{c}", "--size", str(SIZE),
+               "--steps", str(args.steps_batched), "--out", path]
         total += run_timed(cmd)
         acts.append(evaluate(path, c))
         cmds.append(" ".join(cmd))
-    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * CHANNELS / oneby,
+    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * args.channels / oneby,
                     "command": cmds[0].replace(":0 ", ":C ") + f"  (C = 0..{oneby - 1})", "activations": acts,
                     **meter.stop()}
     print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
@@ -227,11 +234,11 @@ def lucent_render(model, objective, batch, steps, input_size):
     return images[-1]  # [batch, H, W, 3], floats in [0, 1]
 
 
-def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
+def lucent_workloads(model, out, args, evaluate, input_size, tag):
     res = {}
     meter = CpuMeter()
     started = time.perf_counter()
-    imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, 0), 1, 512, input_size)
+    imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, 0), 1, args.steps_one, input_size)
     secs = time.perf_counter() - started
     path = os.path.join(out, f"{tag}_c0.png")
     save_lucent(imgs[0], path)
@@ -240,31 +247,34 @@ def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
 
     folder = os.path.join(out, f"{tag}_layer")
     os.makedirs(folder, exist_ok=True)
-    objective = objectives.Objective.sum([objectives.channel(LAYER_LUCENT, c, batch=c) for c in range(CHANNELS)])
+    objective = objectives.Objective.sum([objectives.channel(LAYER_LUCENT, c, batch=c) for c in range(args.channels)])
     meter = CpuMeter()
     started = time.perf_counter()
-    imgs = lucent_render(model, objective, CHANNELS, 128, input_size)
+    imgs = lucent_render(model, objective, args.channels, args.steps_batched, input_size)
     secs = time.perf_counter() - started
     acts = []
-    for c in range(CHANNELS):
+    for c in range(args.channels):
         path = os.path.join(folder, f"c{c:02d}.png")
         save_lucent(imgs[c], path)
         acts.append(evaluate(path, c))
     res["batched"] = {"seconds": secs, "activations": acts, **meter.stop()}
     print(f"{tag} batched: {secs:8.1f} s  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
 
+    oneby = args.oneby_lucent
+    if oneby == 0:
+        return res
     folder = os.path.join(out, f"{tag}_oneby")
     os.makedirs(folder, exist_ok=True)
     total, acts = 0.0, []
     meter = CpuMeter()
     for c in range(oneby):
         started = time.perf_counter()
-        imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, c), 1, 128, input_size)
+        imgs = lucent_render(model, objectives.channel(LAYER_LUCENT, c), 1, args.steps_batched, input_size)
         total += time.perf_counter() - started
         path = os.path.join(folder, f"c{c:02d}.png")
         save_lucent(imgs[0], path)
         acts.append(evaluate(path, c))
-    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * CHANNELS / oneby,
+    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * args.channels / oneby,
                     "activations": acts, **meter.stop()}
     print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
     return res
@@ -272,7 +282,7 @@ def lucent_workloads(model, out, oneby, evaluate, input_size, tag):
 
 def summarise(excite, lucent):
     rows = {}
-    for w in ["one", "batched", "oneby"]:
+    for w in [w for w in ["one", "batched", "oneby"] if w in excite and w in lucent]:
         e = excite[w].get("seconds_extrapolated_16", excite[w]["seconds"])
         l = lucent[w].get("seconds_extrapolated_16", lucent[w]["seconds"])
         ea, la = excite[w]["activations"], lucent[w]["activations"]
@@ -292,11 +302,16 @@ def main():
     parser.add_argument("--out", default="/tmp/peer", help="where the images go")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--steps-one", type=int, default=512, help="steps of `one`")
+    parser.add_argument("--steps-batched", type=int, default=128, help="steps of `batched` and of each `oneby` render")
+    parser.add_argument("--channels", type=int, default=16, help="channels 0..N of `batched` (one batch) and `oneby`")
     parser.add_argument("--oneby-excite", type=int, default=16, help="channels run one by one (excite)")
     parser.add_argument("--oneby-lucent", type=int, default=16, help="channels run one by one (Lucent)")
     parser.add_argument("--lucent-input", type=int, action="append", default=[],
                         help="also run Lucent with fixed_image_size=N (repeatable)")
     parser.add_argument("--skip-excite", action="store_true")
+    parser.add_argument("--skip-lucent-default", action="store_true",
+                        help="run Lucent only at the --lucent-input sizes (not at its default 224 px upsampling)")
     parser.add_argument("--excite-backend", action="append", default=[],
                         help="excite's --backend (repeatable; default flex): each compiled into --xtask")
     parser.add_argument("--results", default=None, help="JSON file (default benches/results/lucent_peer_DATE.json)")
@@ -304,8 +319,10 @@ def main():
     args.excite_backend = args.excite_backend or ["flex"]
 
     torch.set_num_threads(args.threads)
+    device, device_name = torch_device()
     info = {"date": datetime.date.today().isoformat(), "machine": cpu_info(), "versions": versions(),
-            "torch_threads": torch.get_num_threads(), "torch_device": "cpu", "size": SIZE,
+            "torch_threads": torch.get_num_threads(), "torch_device": device_name, "size": SIZE,
+            "steps": {"one": args.steps_one, "batched": args.steps_batched}, "channels": args.channels,
             "lucent_layer": LAYER_LUCENT, "excite_objective": f"{LAYER_ONNX}:C"}
     if not args.skip_excite:
         info["excite_binary"] = binary_info(args.xtask)
@@ -319,6 +336,7 @@ def main():
     info["onnx2torch_convert_seconds"] = round(conv_s, 2)
     info["onnx2torch_vs_onnxruntime"] = check_against_onnxruntime(net)
     print(json.dumps(info["onnx2torch_vs_onnxruntime"]), flush=True)
+    net.to(device)
     evaluate = Evaluator(net)
     model = Normalised(net).eval()  # Lucent hooks this one (its own hooks, names `net_...`)
 
@@ -332,10 +350,11 @@ def main():
         if not args.skip_excite:
             for backend in args.excite_backend:
                 tag = "excite" if backend == "flex" else f"excite_{backend}"
-                run[tag] = excite_workloads(args.xtask, backend, out, args.oneby_excite, evaluate)
-        run["lucent"] = lucent_workloads(model, out, args.oneby_lucent, evaluate, None, "lucent")
+                run[tag] = excite_workloads(args.xtask, backend, out, args, evaluate)
+        if not args.skip_lucent_default:
+            run["lucent"] = lucent_workloads(model, out, args, evaluate, None, "lucent")
         for n in args.lucent_input:
-            run[f"lucent_input{n}"] = lucent_workloads(model, out, args.oneby_lucent, evaluate, n, f"lucent_input{n}")
+            run[f"lucent_input{n}"] = lucent_workloads(model, out, args, evaluate, n, f"lucent_input{n}")
         excites = [k for k in run if k.startswith("excite")]
         if excites:
             run["summary"] = {f"{e}/{k}": summarise(run[e], v)

@@ -20,6 +20,9 @@ Lucid's standard transforms, seed 0:
   one      feature 0, batch 1, 64 steps
   batched  features 0..8 in one batch of 8 (image i ascends feature i), 32 steps
 
+Lucent computes on CUDA whenever torch sees a GPU (its own choice), and the model goes there
+too; excite's device is `--excite-backend` (`benches/gpu.sh` runs this on a GPU).
+
 excite runs as a subprocess (the whole process is timed: start-up, model load, render, the
 final measuring forward, PNG writing); Lucent runs in-process (`render_vis`, the model built
 once beforehand). Every final image is saved as a PNG, reloaded as uint8 RGB, scaled to [0, 1]
@@ -64,7 +67,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from lucent.optvis import objectives, param, render, transform  # noqa: E402
-from common import busy_processes, cpu_info, CpuMeter, idle_fraction, loadavg, save_lucent  # noqa: E402
+from common import busy_processes, cpu_info, CpuMeter, idle_fraction, loadavg, save_lucent, torch_device  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ARCH = "vit_small_patch16_224"
@@ -256,7 +259,7 @@ class Evaluator:
         assert img.shape == (SIZE, SIZE, 3), (path, img.shape)
         x = torch.from_numpy(img.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
         with torch.no_grad():
-            out = self.model(x)
+            out = self.model(x.to(next(self.model.parameters()).device))
         return float(out[0, 1:, feature].mean())
 
 
@@ -321,14 +324,15 @@ def row(tag, workload, seconds, steps, batch, acts, cpu, **extra):
 def excite_workloads(xtask, model, layer, out, args, evaluate):
     res = {}
     path = os.path.join(out, "excite_f0.png")
-    cmd = [xtask, "render", "--model", model, "--objective", f"{layer}:0", "--size", str(SIZE),
+    xtask = [xtask, "--backend", args.excite_backend]
+    cmd = [*xtask, "render", "--model", model, "--objective", f"{layer}:0", "--size", str(SIZE),
            "--steps", str(args.steps_one), "--param", "fourier", "--out", path]
     secs, cpu, last = measure(args, lambda: run_excite(cmd))
     res["one"] = row("excite", "one", secs, args.steps_one, 1, [evaluate(path, 0)], cpu,
                      command=" ".join(cmd), excite_says=last)
 
     folder = os.path.join(out, "excite_layer")
-    cmd = [xtask, "render-layer", "--model", model, "--layer", layer, "--channels", f"0..{args.features}",
+    cmd = [*xtask, "render-layer", "--model", model, "--layer", layer, "--channels", f"0..{args.features}",
            "--batch", str(args.features), "--size", str(SIZE), "--steps", str(args.steps_batched),
            "--param", "fourier", "--out", folder]
 
@@ -438,13 +442,16 @@ def main():
                         help="time a workload again, up to N more times, while other processes took more "
                              "than 5%% of the machine during it; the least disturbed attempt counts")
     parser.add_argument("--skip-excite", action="store_true")
+    parser.add_argument("--excite-backend", default="flex", help="excite's --backend (compiled into --xtask)")
     parser.add_argument("--skip-lucent", action="store_true")
     parser.add_argument("--results", default=None, help="JSON file (default benches/results/vit_peer-DATE.json)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    device, device_name = torch_device()
     info = {"date": datetime.date.today().isoformat(), "machine": cpu_info(), "versions": versions(),
-            "torch_threads": torch.get_num_threads(), "torch_device": "cpu", "arch": ARCH,
+            "torch_threads": torch.get_num_threads(), "torch_device": device_name, "arch": ARCH,
+            "excite_backend": args.excite_backend,
             "weights": "random (pretrained=False, torch.manual_seed(0))", "size": SIZE,
             "workloads": {"one": {"features": [0], "batch": 1, "steps": args.steps_one},
                           "batched": {"features": list(range(args.features)), "batch": args.features,
@@ -485,6 +492,7 @@ def main():
         info["excite_layers_line"] = excite_layers_line(args.xtask, model_path, layer)
         print("xtask layers:", info["excite_layers_line"], flush=True)
 
+    vit.to(device)  # Lucent computes on CUDA when there is one
     evaluate = Evaluator(vit)
     trunk = Trunk(vit, BLOCK).eval()
     full = Full(vit).eval()
