@@ -8,7 +8,9 @@
 
 pub mod activations;
 pub mod channels;
+pub mod clip;
 pub mod color;
+pub mod depthwise;
 pub mod error;
 pub mod files;
 pub mod fourier;

@@ -41,7 +41,7 @@ pub use error::{ModelError, Result};
 pub use excite_core::names::nearest;
 pub use layout::Layout;
 pub use manifest::{Manifest, Normalization};
-pub use memory::{default_memory_limit, memory_limit};
+pub use memory::{BYTES_PER_VALUE, default_memory_limit, memory_limit};
 pub use model::{LayerInfo, OnnxModel, RENDER_SIDE};
 pub use onnx_file::{MAX_TENSOR_ELEMENTS, decode_model};
 pub use ops::SUPPORTED_OPS;

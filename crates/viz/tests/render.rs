@@ -248,7 +248,9 @@ fn maco_rises_and_maps_where_the_model_looked() {
 /// A MACO canvas has no saturated corners after 16 steps on the bundled model (standardised
 /// phases at sd 1, as MACO's reference leaves them, add up in phase at the origin: the corners
 /// were 0.97 against 0.48 in the middle), and the picture shown is the middle the crops saw,
-/// at the size asked for.
+/// at the size asked for. The crops never see the canvas's border, which drifts brighter than
+/// the optimised middle (0.4-0.65 against 0.42, varying with the rounding of the gradients), so
+/// the corners are compared with the border's other unseen parts, the middles of the edges.
 #[test]
 fn maco_canvas_corners_are_not_brighter_than_its_middle_and_the_seen_part_is_shown() {
     let device = Device::flex().autodiff();
@@ -267,20 +269,26 @@ fn maco_canvas_corners_are_not_brighter_than_its_middle_and_the_seen_part_is_sho
             .collect();
         values.iter().sum::<f32>() / values.len() as f32
     };
-    let middle = mean_over(side / 4..3 * side / 4, side / 4..3 * side / 4);
-    let (near, far) = (0..8, side - 8..side);
-    for (xs, ys) in [
+    let (near, far, mid) = (0..8, side - 8..side, side / 2 - 4..side / 2 + 4);
+    let corners = [
         (near.clone(), near.clone()),
         (far.clone(), near.clone()),
         (near.clone(), far.clone()),
-        (far, near),
-    ] {
-        let corner = mean_over(xs.clone(), ys.clone());
-        assert!(
-            corner < middle + 0.2,
-            "corner {xs:?}x{ys:?} {corner} against the middle's {middle}"
-        );
-    }
+        (far.clone(), far.clone()),
+    ]
+    .map(|(xs, ys)| mean_over(xs, ys));
+    let edges = [
+        (mid.clone(), near.clone()),
+        (mid.clone(), far.clone()),
+        (near, mid.clone()),
+        (far, mid),
+    ]
+    .map(|(xs, ys)| mean_over(xs, ys));
+    let mean = |v: [f32; 4]| v.iter().sum::<f32>() / 4.0;
+    assert!(
+        corners.iter().all(|&c| c < 0.85) && mean(corners) < mean(edges) + 0.1,
+        "corners {corners:?} against the edges' middles {edges:?}"
+    );
     let [from, to] = out.region.expect("MACO's crops see a part");
     assert!((from - 0.2975).abs() < 0.003 && (to - 0.7025).abs() < 0.003);
     assert_eq!(out.seen(224).dims(), [1, 3, 224, 224]);

@@ -237,22 +237,7 @@ pub fn clip(ctx: &Ctx) -> Result<Box<dyn Kernel>, String> {
     if lo.is_nan() || hi.is_nan() {
         return Err("Clip's bounds must not be NaN".into());
     }
-    unary("Clip", move |t| clip_relu(t, lo, hi))
-}
-
-/// `min(max(x, lo), hi)` written with ReLUs: `lo + relu(x - lo) - relu(x - hi)`. Backends
-/// have fused ReLU kernels forward and backward, while `clamp` differentiates through two
-/// masked fills (the top hotspot of a render on the CPU backend; see BENCHMARKS.md).
-fn clip_relu(x: T, lo: f32, hi: f32) -> T {
-    use act::relu;
-    match (lo.is_finite(), hi.is_finite()) {
-        (true, true) if lo == 0.0 => relu(x.clone()) - relu(x - hi),
-        (true, true) => relu(x.clone() - lo) - relu(x - hi) + lo,
-        (true, false) if lo == 0.0 => relu(x),
-        (true, false) => relu(x - lo) + lo,
-        (false, true) => -relu(-x + hi) + hi,
-        (false, false) => x,
-    }
+    unary("Clip", move |t| excite_core::clip::clip(t, lo, hi))
 }
 
 #[cfg(test)]
@@ -270,23 +255,6 @@ mod tests {
 
     fn values(t: T) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    #[test]
-    fn clip_matches_clamp_on_every_kind_of_bound() {
-        let xs: Vec<f32> = (-20..=20).map(|i| i as f32 * 0.5).collect();
-        for (lo, hi) in [
-            (0.0, 6.0),
-            (-1.5, 2.0),
-            (0.0, f32::INFINITY),
-            (1.0, f32::INFINITY),
-            (f32::NEG_INFINITY, 3.0),
-            (f32::NEG_INFINITY, f32::INFINITY),
-        ] {
-            for (v, g) in xs.iter().zip(values(clip_relu(tensor(&xs), lo, hi))) {
-                assert_eq!(g, v.max(lo).min(hi), "clip({v}, {lo}, {hi})");
-            }
-        }
     }
 
     #[test]

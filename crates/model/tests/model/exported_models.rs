@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use excite_model::{Layout, OnnxModel};
+use excite_model::{BYTES_PER_VALUE, Layout, OnnxModel};
 use serde_json::Value as Json;
 
 use crate::gradient_check::check_gradient;
@@ -321,7 +321,8 @@ fn gradients_through_a_transformer_match_finite_differences() {
 
 /// The memory estimate of a render counts attention's `[N, heads, T, T]` tensors: asking for
 /// the attention probabilities instead of the scores they are computed from adds one
-/// `heads × T × T` tensor per image (16 bytes a value: the value, its gradient and copies).
+/// `heads × T × T` tensor per image (`BYTES_PER_VALUE` a value: the value, its gradient and
+/// copies).
 #[test]
 fn the_memory_estimate_counts_attention_s_token_by_token_tensors() {
     let device = Device::flex();
@@ -332,6 +333,7 @@ fn the_memory_estimate_counts_attention_s_token_by_token_tensors() {
     for batch in [1, 3] {
         let before = model.estimate_memory(&[scores], batch, [32, 32]).unwrap();
         let after = model.estimate_memory(&[probs], batch, [32, 32]).unwrap();
-        assert_eq!(after - before, 16 * batch as u64 * heads * tokens * tokens);
+        let added = BYTES_PER_VALUE * batch as u64 * heads * tokens * tokens;
+        assert_eq!(after - before, added);
     }
 }
