@@ -13,13 +13,15 @@ use excite::catalogue::{
     run as run_shard, site,
 };
 use excite::core::channels::ChannelRange;
+use excite::core::spectrum::Spectrum;
+use excite::core::transform::copies_per_image;
 use excite::core::{Observer, Progress};
 use excite::model::memory_limit;
 use excite::views::photos::list_photos;
-use excite::viz::backend_name;
+use excite::viz::{RenderConfig, backend_name};
 use indicatif::ProgressBar;
 
-use crate::cli::{CatalogueArgs, CatalogueCommand};
+use crate::cli::{CatalogueArgs, CatalogueCommand, Param};
 use crate::progress::bar;
 
 /// Runs the shard (or the whole catalogue, then builds the site), or `index`.
@@ -116,10 +118,24 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
     let Some(layers) = &args.layers else {
         bail!("catalogue needs --layers");
     };
-    let config = CatalogueConfig {
-        size: args.size.unwrap_or_else(|| model.render_side()),
+    let maco = args.param == Param::Maco;
+    if maco && args.size.is_some() {
+        bail!(
+            "with --param maco, the catalogue's pictures are the model's input size (the crops' size); --size is for `render`"
+        );
+    }
+    let size = match maco {
+        true => model.photo_side(),
+        false => args.size.unwrap_or_else(|| model.render_side()),
+    };
+    let mut config = CatalogueConfig {
+        size,
         steps: args.steps,
-        learning_rate: args.lr,
+        learning_rate: args.lr.unwrap_or(if maco {
+            RenderConfig::maco(2 * size, size, None).learning_rate
+        } else {
+            CatalogueConfig::default().learning_rate
+        }),
         seed: args.seed,
         batch: args.batch,
         diverse: args.diverse,
@@ -130,6 +146,9 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
         transforms: !args.no_transforms,
         ..CatalogueConfig::default()
     };
+    if maco && let Some(spectrum) = Spectrum::beside(&args.model.model)? {
+        config = config.with_spectrum(spectrum.resized([2 * size, 2 * size]).magnitude);
+    }
     let channels = args
         .channels
         .as_deref()
@@ -138,8 +157,11 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
     let name = file_name(&args.model.model);
     let selection = LayerSelection::parse(layers)?;
     let mut plan = Plan::new(model, &name, &selection, channels, &config)?;
-    // The largest batch is the diverse renders': every unit's images together.
-    let batch = config.batch * config.diverse.max(1);
+    // The largest batch is the diverse renders': every unit's images together, each seen
+    // through MACO's crops with `maco`.
+    let batch = config.batch
+        * config.diverse.max(1)
+        * copies_per_image(&config.render_config(1, 0).transforms);
     let limit = memory_limit(args.max_memory)?;
     for layer in &plan.layers {
         let size = config.render_config(1, 0).input_size();

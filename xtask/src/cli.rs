@@ -84,9 +84,10 @@ pub struct CatalogueArgs {
     /// Optimisation steps of every render.
     #[arg(long, default_value_t = CatalogueConfig::default().steps)]
     pub steps: usize,
-    /// Adam's learning rate (the library's `learning_rate`).
-    #[arg(long, visible_alias = "learning-rate", default_value_t = CatalogueConfig::default().learning_rate)]
-    pub lr: f32,
+    /// The optimiser's learning rate (the library's `learning_rate`; default 0.05 for Adam,
+    /// 1.0 for MACO's NAdam).
+    #[arg(long, visible_alias = "learning-rate")]
+    pub lr: Option<f32>,
     /// The seed (each batch adds the index of its first unit).
     #[arg(long, default_value_t = CatalogueConfig::default().seed)]
     pub seed: u64,
@@ -102,7 +103,8 @@ pub struct CatalogueArgs {
     /// Dataset examples kept per unit, with `--images`.
     #[arg(long, default_value_t = CatalogueConfig::default().top)]
     pub top: usize,
-    /// The image parameterization (MACO's crops are for `render`).
+    /// The image parameterization. With `maco`, each unit's pictures are the middle of a
+    /// canvas twice the model's input size that the crops saw, at the input size.
     #[arg(long, value_enum, default_value_t = Param::Fourier)]
     pub param: Param,
     /// Refuse a layer whose estimated peak memory is above this many GiB (default: three

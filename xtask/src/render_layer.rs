@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use excite::core::Progress;
 use excite::core::files::unique_component;
 use excite::core::image_io::read_image;
-use excite::core::transform::Transform;
+use excite::core::transform::copies_per_image;
 use excite::views::{Scores, score_layer};
 use excite::viz::{LayerRecord, LayerSettings, backend_name};
 use excite::{OnnxModel, render_channels};
@@ -44,15 +44,7 @@ pub fn run(args: &RenderLayerArgs, device: &Device) -> Result<()> {
     let limit = ascent.memory_limit()?;
     let [first, end] = settings.channels;
     // MACO's crops multiply the batch the model sees.
-    let copies = ascent
-        .config(1)
-        .transforms
-        .iter()
-        .find_map(|t| match t {
-            Transform::Crops { count, .. } => Some(*count),
-            _ => None,
-        })
-        .unwrap_or(1);
+    let copies = copies_per_image(&ascent.config(1).transforms);
     let batch = args.batch.min(end - first) * copies;
     model.check_memory(&[&args.layer], batch, ascent.config(1).input_size(), limit)?;
     let mut record = LayerRecord::open(&out, settings, args.resume)?;

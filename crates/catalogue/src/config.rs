@@ -1,10 +1,13 @@
 //! The settings of a catalogue: the same for every shard, recorded in the plan and in every
 //! unit's record.
 
+use std::sync::Arc;
+
 use excite_core::transform::standard;
 use excite_core::{Error, ImageParam, Observer, Result};
 use excite_viz::RenderConfig;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What is made for each unit, and how (the defaults of `render-layer`: Lucid's Fourier
 /// parameterization and transforms, Adam at 0.05, 512 steps).
@@ -36,10 +39,19 @@ pub struct CatalogueConfig {
     pub saliency_samples: usize,
     /// Whether the random transforms are on.
     pub transforms: bool,
-    /// The image parameterization: `fourier` (Lucid's), `pixels` or `phase`
-    /// ([`ImageParam::named`]; MACO's crops are for single renders).
+    /// The image parameterization: `fourier` (Lucid's), `pixels`, `phase` or `maco`
+    /// ([`ImageParam::named`]). With `maco`, `size` is the model's input side (the crops'
+    /// size): the canvas is twice that, each unit's pictures are the part its crops saw, at
+    /// `size`, and the transforms are MACO's crops.
     #[serde(default = "default_param")]
     pub param: String,
+    /// With `maco`: the SHA-256 of the natural-image magnitude spectrum the phases are
+    /// optimised under ([`CatalogueConfig::with_spectrum`]); `None`, the `1/f` spectrum.
+    #[serde(default)]
+    pub spectrum: Option<String>,
+    /// That spectrum's magnitudes, `[2 size, size + 1]` (recorded by its hash only).
+    #[serde(skip)]
+    pub magnitude: Magnitude,
     /// Told of the run's progress ([`Progress::Start`](excite_core::Progress::Start),
     /// `Photos`, `Stored`, `Failed`); not recorded, and equal in any two configs.
     #[serde(skip)]
@@ -72,6 +84,8 @@ impl Default for CatalogueConfig {
             saliency_samples: 16,
             transforms: true,
             param: default_param(),
+            spectrum: None,
+            magnitude: Magnitude::default(),
             observer: Observer::default(),
         }
     }
@@ -116,16 +130,37 @@ impl CatalogueConfig {
         }
         excite_views::method(&self.saliency_method)?;
         ImageParam::named(&self.param)?;
-        if self.param == "maco" {
-            return bad(
-                "MACO's crops are for single renders (`render --param maco`), not catalogues",
-            );
+        if self.spectrum.is_some() != self.magnitude.0.is_some() {
+            return bad("a MACO spectrum needs both its magnitudes and their hash");
         }
         self.render_config(1, 0).validate()
     }
 
+    /// With MACO's natural-image magnitude spectrum for a canvas of `2 size` (from
+    /// `Spectrum::resized`), recorded by its SHA-256.
+    pub fn with_spectrum(mut self, magnitude: Vec<f32>) -> Self {
+        let mut hash = Sha256::new();
+        for m in &magnitude {
+            hash.update(m.to_le_bytes());
+        }
+        self.spectrum = Some(hash.finalize().iter().map(|b| format!("{b:02x}")).collect());
+        self.magnitude = Magnitude(Some(Arc::new(magnitude)));
+        self
+    }
+
     /// The render settings of one batch of `batch` images, seeded with `seed`.
     pub fn render_config(&self, batch: usize, seed: u64) -> RenderConfig {
+        if self.param == "maco" {
+            let magnitude = self.magnitude.0.as_ref().map(|m| m.to_vec());
+            let config = RenderConfig::maco(2 * self.size, self.size, magnitude);
+            return RenderConfig {
+                param: config.param.clone().with_batch(batch),
+                steps: self.steps,
+                learning_rate: self.learning_rate,
+                seed,
+                ..config
+            };
+        }
         RenderConfig {
             param: ImageParam::named(&self.param)
                 .unwrap_or_else(|_| ImageParam::fourier())
@@ -144,8 +179,29 @@ impl CatalogueConfig {
     }
 
     /// How many images each unit costs per step: its render, its negative and its diverse
-    /// renders.
+    /// renders (each seen through MACO's crops, with `maco`: [`Self::images_per_unit`] counts
+    /// the optimised images, not the crops).
     pub fn images_per_unit(&self) -> usize {
         1 + usize::from(self.negative) + self.diverse
+    }
+}
+
+/// MACO's magnitude spectrum in a config: compared by the config's `spectrum` hash, so any
+/// two compare equal here (a plan read back from `plan.json` has none).
+#[derive(Clone, Default)]
+pub struct Magnitude(pub Option<Arc<Vec<f32>>>);
+
+impl std::fmt::Debug for Magnitude {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(m) => write!(f, "Magnitude({} values)", m.len()),
+            None => write!(f, "Magnitude(1/f)"),
+        }
+    }
+}
+
+impl PartialEq for Magnitude {
+    fn eq(&self, _: &Self) -> bool {
+        true
     }
 }

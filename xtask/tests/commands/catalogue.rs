@@ -117,6 +117,66 @@ fn shards_skip_finished_units_and_the_index_reports_missing_ones() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--param maco`: each unit's pictures are the part of its canvas that the crops saw, at the
+/// model's input size, made with MACO's own learning rate; `--size` is refused.
+#[test]
+fn a_maco_catalogue_shows_what_the_crops_saw_at_the_input_size() {
+    let dir = std::env::temp_dir().join(format!("excite-catalogue-maco-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (out, tiny) = (dir.to_str().unwrap(), repo("testdata/tiny_cnn.onnx"));
+    let args = [
+        "catalogue",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--layers",
+        "conv2",
+        "--channels",
+        "0..4",
+        "--steps",
+        "8",
+        "--batch",
+        "4",
+        "--diverse",
+        "2",
+        "--param",
+        "maco",
+        "--out",
+        out,
+    ];
+    let err = xtask(&[&args[..], &["--size", "64"]].concat());
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("--size is for `render`"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
+    ok(&args);
+    let unit = dir.join("units/conv2/1");
+    for file in [
+        "render.png",
+        "negative.png",
+        "diverse_0.png",
+        "diverse_1.png",
+    ] {
+        let image = image::open(unit.join(file)).unwrap();
+        assert_eq!((image.width(), image.height()), (32, 32), "{file}");
+    }
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(unit.join("unit.json")).unwrap()).unwrap();
+    assert_eq!(record["settings"]["param"], "maco");
+    assert_eq!(record["settings"]["learning_rate"], 1.0);
+    assert!(
+        record["settings"]["spectrum"].is_null(),
+        "the tiny model has no spectrum file"
+    );
+    let value = |key: &str| record[key].as_f64().unwrap();
+    assert!(
+        value("negative_activation") < value("activation"),
+        "{record}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The page that loads a site page in a frame, waits for every image (lazy ones made eager)
 /// and writes what it found into its own DOM as JSON, for `--dump-dom`.
 pub(crate) const CHECKER: &str = r#"<!doctype html><meta charset="utf-8"><body><script>

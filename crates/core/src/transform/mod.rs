@@ -231,6 +231,17 @@ pub fn crop_output(transforms: &[Transform]) -> Option<usize> {
     })
 }
 
+/// The images the model sees per optimised image: MACO's crop count, else 1.
+pub fn copies_per_image(transforms: &[Transform]) -> usize {
+    transforms
+        .iter()
+        .find_map(|t| match t {
+            Transform::Crops { count, .. } => Some(*count),
+            _ => None,
+        })
+        .unwrap_or(1)
+}
+
 /// MACO's transforms as published: 6 crops of 25–30% of the image side, resampled to the
 /// model's `input` size, noise 0.05 (the reference draws the side as `U(0, 0.05) + 0.25`).
 pub fn maco(count: usize, input: usize) -> Vec<Transform> {
