@@ -6,12 +6,12 @@
 #              512 steps, and 16 channels batched, 128 steps, at 128 px; Lucent at excite's
 #              input size (140 px, equal work) and at its default (upsampled to 224 px)
 #   vit        a ViT-S/16 at 224 px against Lucent on CUDA (benches/vit_peer.py)
-#   catalogue  a 64-unit catalogue of blocks.5 with dataset examples and saliency, timed (16 in a
-#              dry run)
+#   catalogue  a 64-unit catalogue of blocks.5 (256 steps, 2 diverse renders) with dataset
+#              examples and saliency, timed (16 units in a dry run)
 #
 # Each step writes one JSON into OUT and prints one summary line (all of them also go to
-# OUT/summary.txt); a step that fails or runs past its time limit says so, the others still run,
-# and the exit status is 1.
+# OUT/summary.txt); a step that fails or runs past its time limit (160 s each) says so, the
+# others still run, and the exit status is 1. Missing peers (no Lucent, no CUDA) fail a real run.
 #
 # Before, on the CPU machine (the README's "Backends"; the wheels: benches/gpu_wheels.txt):
 #   cargo build --release -p xtask --features wgpu
@@ -55,13 +55,14 @@ if [ $dry = 1 ]; then
   s_one=4 s_batch=2 channels=4 vit_one=2 vit_batch=1 vit_features=2 cat_steps=2 cat_diverse=2 units=16 limit=600
 else
   backend=${BACKEND:-wgpu}
-  s_one=512 s_batch=128 channels=16 vit_one=64 vit_batch=32 vit_features=8 cat_steps=512 cat_diverse=3 units=64 limit=200
+  s_one=512 s_batch=128 channels=16 vit_one=64 vit_batch=32 vit_features=8 cat_steps=256 cat_diverse=2 units=64 limit=160
 fi
 
 say() { echo "$*" | tee -a "$out/summary.txt"; }
 fail() { echo "error: $*" >&2; exit 1; }
 
 [ -x "$xtask" ] || fail "no excite binary at $xtask: build it first (cargo build --release -p xtask --features wgpu), or set XTASK"
+"$python" -c "" 2>/dev/null || fail "no $python to run the benchmarks' scripts with: install python3, or set PYTHON"
 "$xtask" --backend "$backend" render --objective blocks.5:0 --size 32 --steps 1 --out "$out/smoke.png" \
   >"$out/smoke.log" 2>&1 || fail "excite cannot render on $backend: $(tail -1 "$out/smoke.log")"
 backends=("$backend")
@@ -82,10 +83,9 @@ fi
 say "gpu.sh $([ $dry = 1 ] && echo '--dry-run ')on $(nproc) cores; GPU: $gpu; excite: ${backends[*]}"
 
 # The Python peers: their packages from benches/wheels where PYTHON lacks them (not in a dry run).
-# lacking MODULE...: those of the modules that PYTHON cannot import ("python" without a PYTHON).
+# lacking MODULE...: those of the modules that PYTHON does not have (found, not imported).
 lacking() {
-  "$python" -c 'import importlib.util as u, sys; print(" ".join(m for m in sys.argv[1:] if u.find_spec(m) is None))' \
-    "$@" 2>/dev/null || echo python
+  "$python" -c 'import importlib.util as u, sys; print(" ".join(m for m in sys.argv[1:] if u.find_spec(m) is None))' "$@"
 }
 peers=1
 missing=$(lacking torch torchvision onnx onnxruntime timm numpy PIL)
@@ -95,6 +95,9 @@ if [ -z "$missing" ] && [ $dry = 0 ] && [ -d benches/wheels ] && [ -n "$(lacking
   export PYTHONPATH=$out/pylib${PYTHONPATH:+:$PYTHONPATH}
 fi
 missing=$(echo $missing $(lacking lucent onnx2torch))
+if [ -z "$missing" ] && [ $dry = 0 ] && ! "$python" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  missing="a CUDA device for torch"
+fi
 if [ -n "$missing" ]; then
   peers=0
   "$python" -m py_compile benches/common.py benches/lucent_peer.py benches/vit_peer.py ||
@@ -119,7 +122,7 @@ step() {
 # summary KIND ARGS...: a step's summary line (benches/gpu_summary.py), or the step fails.
 summary() {
   local line
-  if line=$(python3 benches/gpu_summary.py "$@"); then say "$line"; else failed+=("$1"); say "$1: FAILED"; fi
+  if line=$("$python" benches/gpu_summary.py "$@"); then say "$line"; else failed+=("$1"); say "$1: FAILED"; fi
 }
 
 if [ $peers = 1 ]; then
@@ -138,13 +141,15 @@ if [ $peers = 1 ]; then
 else
   say "peer: skipped ($python lacks: $missing)"
   say "vit: skipped ($python lacks: $missing)"
+  # On the GPU machine the peers are the main figures: their absence fails the run.
+  [ $dry = 1 ] || failed+=(peer vit)
 fi
 
 rm -rf "$out/catalogue"
 started=$(date +%s.%N)
 if step catalogue "$limit" "$xtask" --backend "$backend" catalogue --layers blocks.5 --channels 0..$units --size 128 \
   --steps $cat_steps --diverse $cat_diverse --images testdata/demo_images --out "$out/catalogue"; then
-  seconds=$(python3 -c "print($(date +%s.%N) - $started)")
+  seconds=$("$python" -c "print($(date +%s.%N) - $started)")
   summary catalogue "$out/catalogue.json" "$seconds" "$out/catalogue" "$backend" $cat_steps $cat_diverse "$gpu"
 fi
 

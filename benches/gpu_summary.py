@@ -11,19 +11,22 @@ import sys
 
 
 def peer(path):
-    run = json.load(open(path))["runs"][0]
+    result = json.load(open(path))
+    run = result["runs"][0]
     parts = []
     for pair, rows in run["summary"].items():
         one, batched = rows["one"], rows["batched"]
         parts.append(f"{pair}: one {one['lucent_over_excite']}x (act {one['excite_activation']} vs "
                      f"{one['lucent_activation']}), batched {batched['lucent_over_excite']}x (median act "
                      f"{batched['excite_activation']} vs {batched['lucent_activation']})")
-    return "peer: " + "; ".join(parts) + " [Lucent's seconds over excite's]"
+    return (f"peer (Lucent on {result['torch_device']}): " + "; ".join(parts)
+            + " [Lucent's seconds over excite's]")
 
 
 def vit(path):
-    rows = json.load(open(path))["runs"][0]["summary"]
-    return "vit: " + "; ".join(f"{r['tool']} {r['workload']} {r['s_per_image_step']} s/image-step, act {r['activation']}"
+    result = json.load(open(path))
+    rows = result["runs"][0]["summary"]
+    return f"vit (Lucent on {result['torch_device']}): " + "; ".join(f"{r['tool']} {r['workload']} {r['s_per_image_step']} s/image-step, act {r['activation']}"
                                for r in rows)
 
 

@@ -209,7 +209,7 @@ def excite_workloads(xtask, backend, out, args, evaluate):
         total += run_timed(cmd)
         acts.append(evaluate(path, c))
         cmds.append(" ".join(cmd))
-    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * args.channels / oneby,
+    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated": total * args.channels / oneby,
                     "command": cmds[0].replace(":0 ", ":C ") + f"  (C = 0..{oneby - 1})", "activations": acts,
                     **meter.stop()}
     print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
@@ -274,7 +274,7 @@ def lucent_workloads(model, out, args, evaluate, input_size, tag):
         path = os.path.join(folder, f"c{c:02d}.png")
         save_lucent(imgs[0], path)
         acts.append(evaluate(path, c))
-    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated_16": total * args.channels / oneby,
+    res["oneby"] = {"seconds": total, "channels_run": oneby, "seconds_extrapolated": total * args.channels / oneby,
                     "activations": acts, **meter.stop()}
     print(f"{tag} oneby:   {total:8.1f} s ({oneby} ch)  median act {statistics.median(acts):.3f}  other CPU {res[list(res)[-1]]['other_cpu_s']} s", flush=True)
     return res
@@ -283,8 +283,8 @@ def lucent_workloads(model, out, args, evaluate, input_size, tag):
 def summarise(excite, lucent):
     rows = {}
     for w in [w for w in ["one", "batched", "oneby"] if w in excite and w in lucent]:
-        e = excite[w].get("seconds_extrapolated_16", excite[w]["seconds"])
-        l = lucent[w].get("seconds_extrapolated_16", lucent[w]["seconds"])
+        e = excite[w].get("seconds_extrapolated", excite[w]["seconds"])
+        l = lucent[w].get("seconds_extrapolated", lucent[w]["seconds"])
         ea, la = excite[w]["activations"], lucent[w]["activations"]
         rows[w] = {
             "excite_s": round(e, 2),

@@ -119,6 +119,11 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
         bail!("catalogue needs --layers");
     };
     let maco = args.param == Param::Maco;
+    if maco && args.no_transforms {
+        bail!(
+            "--no-transforms does not apply to --param maco: its random crops are its transforms"
+        );
+    }
     if maco && args.size.is_some() {
         bail!(
             "with --param maco, the catalogue's pictures are the model's input size (the crops' size); --size is for `render`"

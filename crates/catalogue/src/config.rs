@@ -179,8 +179,8 @@ impl CatalogueConfig {
     }
 
     /// How many images each unit costs per step: its render, its negative and its diverse
-    /// renders (each seen through MACO's crops, with `maco`: [`Self::images_per_unit`] counts
-    /// the optimised images, not the crops).
+    /// renders (with `maco`, each is seen through several crops a step: this counts the
+    /// optimised images, not the crops).
     pub fn images_per_unit(&self) -> usize {
         1 + usize::from(self.negative) + self.diverse
     }

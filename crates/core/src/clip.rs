@@ -212,6 +212,7 @@ mod tests {
             (0.0, 6.0),
             (-1.5, 2.0),
             (0.0, f32::INFINITY),
+            (1.0, f32::INFINITY),
             (f32::NEG_INFINITY, 3.0),
             (f32::NEG_INFINITY, f32::INFINITY),
         ] {

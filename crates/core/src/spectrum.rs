@@ -33,7 +33,7 @@ impl Spectrum {
     ///
     /// The window (Hann, in both axes) keeps the photos' borders out of the spectrum: the FFT
     /// wraps an image around, so a photo whose left and right (or top and bottom) edges differ
-    /// has a sharp edge there, whose energy lands on the `kx = 0` column (`ky = 0` row) of the
+    /// has a sharp edge there, whose energy lands on the `ky = 0` row (`kx = 0` column) of the
     /// spectrum. Unwindowed, that cross was 2-3 times its neighbours, and images made under it
     /// carried a grid of horizontal and vertical lines. The magnitudes are divided by the
     /// window's root mean square, so they keep the scale of unwindowed photos.
