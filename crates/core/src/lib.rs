@@ -25,6 +25,7 @@ pub mod progress;
 pub mod random;
 pub mod receptive_field;
 pub mod rectifier;
+pub mod resample;
 pub mod spectrum;
 pub mod transform;
 

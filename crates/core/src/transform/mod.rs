@@ -331,8 +331,8 @@ pub fn rotate(x: Tensor<4>, degrees: f32) -> Tensor<4> {
 /// Bilinear resize to `size`, corner pixels aligned, as `interpolate(.., Bilinear)` with
 /// `align_corners` does.
 ///
-/// Sampled through `grid_sample_2d`, whose backward every backend has (the GPU backends have
-/// no backward for bilinear `interpolate`).
+/// Sampled through `grid_sample_2d` ([`crate::resample::grid_sample`]), whose backward every
+/// backend has (the GPU backends have no backward for bilinear `interpolate`).
 ///
 /// # Shapes
 /// - x: `[B, C, H, W]`
@@ -372,7 +372,7 @@ fn sample_affine(
     let options = GridSampleOptions::new(InterpolateMode::Bilinear)
         .with_padding_mode(padding)
         .with_align_corners(true);
-    x.grid_sample_2d(grid, options)
+    crate::resample::grid_sample(x, grid, options)
 }
 
 /// Lucid's standard transforms: pad 12 (0.5), jitter 8, scale 0.90..1.10 in steps of 0.02,
