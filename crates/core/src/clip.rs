@@ -14,11 +14,12 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata, backend_extension,
-    get_or_init_device_settings,
+    Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata, get_or_init_device_settings,
 };
 use burn::tensor::Tensor;
 use rayon::prelude::*;
+
+use crate::extension::{default_impls, extension_trait};
 
 /// `min(max(x, lo), hi)`, whose gradient passes where `lo < x < hi`. Infinite bounds leave
 /// that side open; NaN stays NaN.
@@ -29,33 +30,30 @@ pub fn clip<const D: usize>(x: Tensor<D>, lo: f32, hi: f32) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as Clip>::clip(x.into_dispatch(), lo, hi))
 }
 
-/// The op behind [`clip`], for every backend excite is built with.
-#[backend_extension(
-    Autodiff,
-    Flex,
-    NdArray: cfg(feature = "ndarray"),
-    LibTorch: cfg(feature = "tch"),
-    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
-)]
-pub trait Clip: Backend {
-    /// `min(max(x, lo), hi)`, element by element.
-    fn clip(x: FloatTensor<Self>, lo: f32, hi: f32) -> FloatTensor<Self> {
-        clamp::<Self>(x, lo, hi)
-    }
+extension_trait! {
+    /// The op behind [`clip`], for every backend excite is built with.
+    pub trait Clip: Backend {
+        /// `min(max(x, lo), hi)`, element by element.
+        fn clip(x: FloatTensor<Self>, lo: f32, hi: f32) -> FloatTensor<Self> {
+            clamp::<Self>(x, lo, hi)
+        }
 
-    /// The input's gradient: `grad` where `lo < x < hi`, zero elsewhere.
-    ///
-    /// # Shapes
-    /// - x, grad, output: the same shape `[..]`
-    fn clip_backward(
-        x: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        lo: f32,
-        hi: f32,
-    ) -> FloatTensor<Self> {
-        inside_only::<Self>(x, grad, lo, hi)
+        /// The input's gradient: `grad` where `lo < x < hi`, zero elsewhere.
+        ///
+        /// # Shapes
+        /// - x, grad, output: the same shape `[..]`
+        fn clip_backward(
+            x: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            lo: f32,
+            hi: f32,
+        ) -> FloatTensor<Self> {
+            inside_only::<Self>(x, grad, lo, hi)
+        }
     }
 }
+
+default_impls!(Clip);
 
 /// [`Clip::clip`] from the backend's own ops.
 fn clamp<B: Backend>(x: FloatTensor<B>, lo: f32, hi: f32) -> FloatTensor<B> {
@@ -148,12 +146,6 @@ impl Clip for Flex {
         f32_tensor(out, &grad)
     }
 }
-#[cfg(feature = "ndarray")]
-impl Clip for burn::backend::NdArray {}
-#[cfg(feature = "tch")]
-impl Clip for burn::backend::LibTorch {}
-#[cfg(any(feature = "wgpu", feature = "vulkan"))]
-impl Clip for burn::backend::Cube {}
 
 impl<B: Backend + Clip, C: CheckpointStrategy> Clip for Autodiff<B, C> {
     fn clip(x: FloatTensor<Self>, lo: f32, hi: f32) -> FloatTensor<Self> {

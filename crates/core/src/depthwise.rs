@@ -17,9 +17,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Shape, Slice, Tensor};
+
+use crate::extension::{default_impls, extension_trait};
 
 /// A convolution with `groups` equal to the input channels `C` (each group one input channel,
 /// `M / C` output channels), as [`burn::tensor::module::conv2d`] computes it, whose input
@@ -47,33 +49,24 @@ pub fn depthwise_conv2d(
     ))
 }
 
-/// The op behind [`depthwise_conv2d`], for every backend excite is built with.
-#[backend_extension(
-    Autodiff,
-    Flex,
-    NdArray: cfg(feature = "ndarray"),
-    LibTorch: cfg(feature = "tch"),
-    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
-)]
-pub trait DepthwiseConv: Backend {
-    /// The backend's own convolution (without autodiff there is no backward to change).
-    fn depthwise_conv2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::conv2d(x, weight, Some(bias), options)
+extension_trait! {
+    /// The op behind [`depthwise_conv2d`], for every backend excite is built with.
+    pub trait DepthwiseConv: Backend {
+        /// The backend's own convolution (without autodiff there is no backward to change).
+        fn depthwise_conv2d(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            bias: FloatTensor<Self>,
+            options: ConvOptions<2>,
+        ) -> FloatTensor<Self> {
+            <Self as ModuleOps<Self>>::conv2d(x, weight, Some(bias), options)
+        }
     }
 }
 
+default_impls!(DepthwiseConv);
+
 impl DepthwiseConv for burn::backend::Flex {}
-#[cfg(feature = "ndarray")]
-impl DepthwiseConv for burn::backend::NdArray {}
-#[cfg(feature = "tch")]
-impl DepthwiseConv for burn::backend::LibTorch {}
-#[cfg(any(feature = "wgpu", feature = "vulkan"))]
-impl DepthwiseConv for burn::backend::Cube {}
 
 impl<B: Backend, C: CheckpointStrategy> DepthwiseConv for Autodiff<B, C> {
     fn depthwise_conv2d(
@@ -263,79 +256,17 @@ mod tests {
             [usize; 2],
             bool,
         );
+        #[rustfmt::skip]
         let cases: [Case; 9] = [
-            (
-                [2, 4, 9, 9],
-                [4, 1, 3, 3],
-                [1, 1],
-                [(1, 1), (1, 1)],
-                [1, 1],
-                true,
-            ),
-            (
-                [2, 4, 9, 8],
-                [4, 1, 3, 3],
-                [2, 2],
-                [(1, 1), (1, 1)],
-                [1, 1],
-                false,
-            ),
-            (
-                [1, 3, 10, 11],
-                [3, 1, 5, 5],
-                [2, 2],
-                [(2, 2), (2, 2)],
-                [1, 1],
-                true,
-            ),
-            (
-                [1, 3, 10, 10],
-                [3, 1, 3, 3],
-                [2, 2],
-                [(0, 1), (0, 1)],
-                [1, 1],
-                false,
-            ),
-            (
-                [1, 3, 12, 12],
-                [3, 1, 3, 3],
-                [1, 1],
-                [(2, 2), (2, 2)],
-                [2, 2],
-                true,
-            ),
-            (
-                [1, 2, 9, 9],
-                [6, 1, 3, 3],
-                [1, 2],
-                [(1, 0), (1, 1)],
-                [1, 1],
-                true,
-            ),
-            (
-                [1, 2, 7, 9],
-                [2, 1, 3, 5],
-                [3, 1],
-                [(0, 0), (2, 1)],
-                [1, 1],
-                false,
-            ),
-            (
-                [1, 5, 8, 8],
-                [5, 1, 1, 1],
-                [2, 2],
-                [(0, 0), (0, 0)],
-                [1, 1],
-                true,
-            ),
-            (
-                [1, 3, 13, 12],
-                [3, 1, 3, 3],
-                [2, 2],
-                [(2, 1), (2, 2)],
-                [2, 2],
-                true,
-            ),
+            ([2, 4, 9, 9], [4, 1, 3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], true),
+            ([2, 4, 9, 8], [4, 1, 3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], false),
+            ([1, 3, 10, 11], [3, 1, 5, 5], [2, 2], [(2, 2), (2, 2)], [1, 1], true),
+            ([1, 3, 10, 10], [3, 1, 3, 3], [2, 2], [(0, 1), (0, 1)], [1, 1], false),
+            ([1, 3, 12, 12], [3, 1, 3, 3], [1, 1], [(2, 2), (2, 2)], [2, 2], true),
+            ([1, 2, 9, 9], [6, 1, 3, 3], [1, 2], [(1, 0), (1, 1)], [1, 1], true),
+            ([1, 2, 7, 9], [2, 1, 3, 5], [3, 1], [(0, 0), (2, 1)], [1, 1], false),
+            ([1, 5, 8, 8], [5, 1, 1, 1], [2, 2], [(0, 0), (0, 0)], [1, 1], true),
+            ([1, 3, 13, 12], [3, 1, 3, 3], [2, 2], [(2, 1), (2, 2)], [2, 2], true),
         ];
         for (x, w, stride, padding, dilation, bias) in cases {
             let options = ConvOptions::new_with_padding(stride, padding, dilation, x[1]);

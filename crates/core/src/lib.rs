@@ -12,6 +12,7 @@ pub mod clip;
 pub mod color;
 pub mod depthwise;
 pub mod error;
+mod extension;
 pub mod files;
 pub mod fourier;
 pub mod grid;

@@ -18,7 +18,9 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, unary};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
+use burn::backend::{Autodiff, Backend, Dispatch};
+
+use crate::extension::{default_impls, extension_trait};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -61,28 +63,19 @@ pub fn rectify_gradient<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     ))
 }
 
-/// The op behind [`rectify_gradient`], for every backend excite is built with.
-#[backend_extension(
-    Autodiff,
-    Flex,
-    NdArray: cfg(feature = "ndarray"),
-    LibTorch: cfg(feature = "tch"),
-    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
-)]
-pub trait RectifyGradient: Backend {
-    /// The identity going forward (and backward, on a backend without autodiff).
-    fn rectify_gradient(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        x
+extension_trait! {
+    /// The op behind [`rectify_gradient`], for every backend excite is built with.
+    pub trait RectifyGradient: Backend {
+        /// The identity going forward (and backward, on a backend without autodiff).
+        fn rectify_gradient(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            x
+        }
     }
 }
 
+default_impls!(RectifyGradient);
+
 impl RectifyGradient for burn::backend::Flex {}
-#[cfg(feature = "ndarray")]
-impl RectifyGradient for burn::backend::NdArray {}
-#[cfg(feature = "tch")]
-impl RectifyGradient for burn::backend::LibTorch {}
-#[cfg(any(feature = "wgpu", feature = "vulkan"))]
-impl RectifyGradient for burn::backend::Cube {}
 
 impl<B: Backend, C: CheckpointStrategy> RectifyGradient for Autodiff<B, C> {
     fn rectify_gradient(x: FloatTensor<Self>) -> FloatTensor<Self> {

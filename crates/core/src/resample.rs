@@ -15,12 +15,12 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata, backend_extension,
-};
+use burn::backend::{Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata};
 use burn::tensor::Tensor;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use rayon::prelude::*;
+
+use crate::extension::{default_impls, extension_trait};
 
 /// Samples `x` at the grid's points, as [`Tensor::grid_sample_2d`] does, differentiated with
 /// respect to `x` only.
@@ -37,24 +37,21 @@ pub fn grid_sample(x: Tensor<4>, grid: Tensor<4>, options: GridSampleOptions) ->
     ))
 }
 
-/// The op behind [`grid_sample`], for every backend excite is built with.
-#[backend_extension(
-    Autodiff,
-    Flex,
-    NdArray: cfg(feature = "ndarray"),
-    LibTorch: cfg(feature = "tch"),
-    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
-)]
-pub trait Resample: Backend {
-    /// The backend's `grid_sample_2d`.
-    fn grid_sample(
-        x: FloatTensor<Self>,
-        grid: FloatTensor<Self>,
-        options: GridSampleOptions,
-    ) -> FloatTensor<Self> {
-        Self::float_grid_sample_2d(x, grid, options)
+extension_trait! {
+    /// The op behind [`grid_sample`], for every backend excite is built with.
+    pub trait Resample: Backend {
+        /// The backend's `grid_sample_2d`.
+        fn grid_sample(
+            x: FloatTensor<Self>,
+            grid: FloatTensor<Self>,
+            options: GridSampleOptions,
+        ) -> FloatTensor<Self> {
+            Self::float_grid_sample_2d(x, grid, options)
+        }
     }
 }
+
+default_impls!(Resample, ResampleKernels);
 
 /// A backend's own kernels for the custom op: by default none.
 pub trait ResampleKernels: Backend {
@@ -76,19 +73,6 @@ pub trait ResampleKernels: Backend {
         None
     }
 }
-
-#[cfg(feature = "ndarray")]
-impl Resample for burn::backend::NdArray {}
-#[cfg(feature = "ndarray")]
-impl ResampleKernels for burn::backend::NdArray {}
-#[cfg(feature = "tch")]
-impl Resample for burn::backend::LibTorch {}
-#[cfg(feature = "tch")]
-impl ResampleKernels for burn::backend::LibTorch {}
-#[cfg(any(feature = "wgpu", feature = "vulkan"))]
-impl Resample for burn::backend::Cube {}
-#[cfg(any(feature = "wgpu", feature = "vulkan"))]
-impl ResampleKernels for burn::backend::Cube {}
 
 impl<B: Backend + Resample + ResampleKernels, C: CheckpointStrategy> Resample for Autodiff<B, C> {
     fn grid_sample(

@@ -1,0 +1,34 @@
+//! The backends excite's custom autodiff ops (Burn backend extensions: [`crate::rectifier`],
+//! [`crate::depthwise`], [`crate::clip`], [`crate::resample`]) are compiled for: Burn's
+//! autodiff over any of them, flex, and those of the enabled cargo features.
+
+/// Declares a backend extension trait for every backend excite is built with.
+macro_rules! extension_trait {
+    ($item:item) => {
+        #[burn::backend::backend_extension(
+                                    Autodiff,
+                                    Flex,
+                                    NdArray: cfg(feature = "ndarray"),
+                                    LibTorch: cfg(feature = "tch"),
+                                    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
+                                )]
+        $item
+    };
+}
+
+/// Implements each trait with its default methods for the backends of the enabled features
+/// (all but flex, which each op gives its own implementation or lists itself).
+macro_rules! default_impls {
+    ($($extension:ident),+) => {
+        $(
+            #[cfg(feature = "ndarray")]
+            impl $extension for burn::backend::NdArray {}
+            #[cfg(feature = "tch")]
+            impl $extension for burn::backend::LibTorch {}
+            #[cfg(any(feature = "wgpu", feature = "vulkan"))]
+            impl $extension for burn::backend::Cube {}
+        )+
+    };
+}
+
+pub(crate) use {default_impls, extension_trait};
