@@ -13,7 +13,6 @@ use excite::catalogue::{
     run as run_shard, site,
 };
 use excite::core::channels::ChannelRange;
-use excite::core::spectrum::Spectrum;
 use excite::core::transform::copies_per_image;
 use excite::core::{Observer, Progress};
 use excite::model::memory_limit;
@@ -21,7 +20,7 @@ use excite::views::photos::list_photos;
 use excite::viz::{RenderConfig, backend_name};
 use indicatif::ProgressBar;
 
-use crate::cli::{CatalogueArgs, CatalogueCommand, Param};
+use crate::cli::{CatalogueArgs, CatalogueCommand, Param, maco_magnitude};
 use crate::progress::bar;
 
 /// Runs the shard (or the whole catalogue, then builds the site), or `index`.
@@ -151,8 +150,8 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
         transforms: !args.no_transforms,
         ..CatalogueConfig::default()
     };
-    if maco && let Some(spectrum) = Spectrum::beside(&args.model.model)? {
-        config = config.with_spectrum(spectrum.resized([2 * size, 2 * size]).magnitude);
+    if maco && let Some(magnitude) = maco_magnitude(&args.model.model, size)? {
+        config = config.with_spectrum(magnitude);
     }
     let channels = args
         .channels
@@ -164,13 +163,11 @@ fn plan(args: &CatalogueArgs, model: &OnnxModel) -> Result<(Plan, PhotoSet)> {
     let mut plan = Plan::new(model, &name, &selection, channels, &config)?;
     // The largest batch is the diverse renders': every unit's images together, each seen
     // through MACO's crops with `maco`.
-    let batch = config.batch
-        * config.diverse.max(1)
-        * copies_per_image(&config.render_config(1, 0).transforms);
+    let one = config.render_config(1, 0);
+    let batch = config.batch * config.diverse.max(1) * copies_per_image(&one.transforms);
     let limit = memory_limit(args.max_memory)?;
     for layer in &plan.layers {
-        let size = config.render_config(1, 0).input_size();
-        model.check_memory(&[&layer.name], batch, size, limit)?;
+        model.check_memory(&[&layer.name], batch, one.input_size(), limit)?;
     }
     let photos = match &args.images {
         Some(dir) => {

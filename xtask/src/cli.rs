@@ -412,9 +412,7 @@ impl AscentArgs {
         });
         let (size, maco) = if param == Param::Maco {
             let side = model.photo_side();
-            let canvas = 2 * side;
-            let magnitude =
-                Spectrum::beside(&self.model.model)?.map(|s| s.resized([canvas, canvas]).magnitude);
+            let magnitude = maco_magnitude(&self.model.model, side)?;
             (self.size.unwrap_or(side), Some((side, magnitude)))
         } else {
             (self.size.unwrap_or_else(|| model.render_side()), None)
@@ -464,6 +462,14 @@ impl AscentArgs {
             ..RenderConfig::default()
         }
     }
+}
+
+/// MACO's magnitudes for a model whose input side is `side`: the spectrum saved beside the
+/// model file (`cargo xtask spectrum`), resized to the canvas (twice the side); `None` without
+/// one (the `1/f` spectrum).
+pub fn maco_magnitude(model: &std::path::Path, side: usize) -> anyhow::Result<Option<Vec<f32>>> {
+    let canvas = 2 * side;
+    Ok(Spectrum::beside(model)?.map(|s| s.resized([canvas, canvas]).magnitude))
 }
 
 /// Image parameterizations.

@@ -146,7 +146,7 @@ where
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let now = (
                     fs::metadata(&lock).and_then(|m| m.modified()).ok(),
-                    fs::read_to_string(&lock).unwrap_or_default(),
+                    owner_of(&lock),
                 );
                 match &seen {
                     Some((modified, owner, since)) if (modified, owner) == (&now.0, &now.1) => {

@@ -11,15 +11,15 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata, get_or_init_device_settings,
+    Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, get_or_init_device_settings,
 };
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use crate::extension::{default_impls, extension_trait};
+use crate::extension::{default_impls, extension_trait, flex_f32};
 
 /// `min(max(x, lo), hi)`, whose gradient passes where `lo < x < hi`. Infinite bounds leave
 /// that side open; NaN stays NaN.
@@ -75,25 +75,10 @@ fn inside_only<B: Backend>(
     B::float_mask_fill(grad, B::bool_not(inside), 0.0f32.into())
 }
 
-/// The elements of a flex tensor in order, when it holds `f32`s.
+/// The elements of a flex tensor in order, when it holds `f32`s (flex's `to_contiguous`
+/// copies only a tensor that is not laid out so already).
 fn f32_values(x: &FlexTensor) -> Option<FlexTensor> {
-    (x.dtype() == DType::F32).then(|| {
-        if x.is_contiguous() && x.layout().start_offset() == 0 {
-            x.clone()
-        } else {
-            x.to_contiguous()
-        }
-    })
-}
-
-/// A new contiguous `f32` flex tensor of `shape` from its values.
-fn f32_tensor(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-    let shape = like.layout().shape().clone();
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
+    (x.dtype() == DType::F32).then(|| x.to_contiguous())
 }
 
 /// Elements per task of the multithreaded loops.
@@ -133,7 +118,7 @@ impl Clip for Flex {
         };
         let n = values.layout().num_elements();
         let out = map_chunks([&values.storage::<f32>()[..n]], n, |[v]| v.clamp(lo, hi));
-        f32_tensor(out, &x)
+        flex_f32(out, x.layout().shape().clone())
     }
 
     fn clip_backward(x: FlexTensor, grad: FlexTensor, lo: f32, hi: f32) -> FlexTensor {
@@ -143,7 +128,7 @@ impl Clip for Flex {
         let n = xs.layout().num_elements();
         let inputs = [&xs.storage::<f32>()[..n], &gs.storage::<f32>()[..n]];
         let out = map_chunks(inputs, n, |[v, g]| if v > lo && v < hi { g } else { 0.0 });
-        f32_tensor(out, &grad)
+        flex_f32(out, grad.layout().shape().clone())
     }
 }
 

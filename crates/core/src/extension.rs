@@ -6,12 +6,12 @@
 macro_rules! extension_trait {
     ($item:item) => {
         #[burn::backend::backend_extension(
-                                    Autodiff,
-                                    Flex,
-                                    NdArray: cfg(feature = "ndarray"),
-                                    LibTorch: cfg(feature = "tch"),
-                                    Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
-                                )]
+                                            Autodiff,
+                                            Flex,
+                                            NdArray: cfg(feature = "ndarray"),
+                                            LibTorch: cfg(feature = "tch"),
+                                            Cube: cfg(any(feature = "wgpu", feature = "vulkan"))
+                                        )]
         $item
     };
 }
@@ -32,3 +32,16 @@ macro_rules! default_impls {
 }
 
 pub(crate) use {default_impls, extension_trait};
+
+/// A contiguous `f32` flex tensor of `shape` holding `values` (the custom ops' flex kernels'
+/// outputs).
+pub(crate) fn flex_f32(
+    values: Vec<f32>,
+    shape: burn::tensor::Shape,
+) -> burn::backend::flex::FlexTensor {
+    burn::backend::flex::FlexTensor::new(
+        burn::backend::Bytes::from_elems(values),
+        burn::backend::flex::Layout::contiguous(shape),
+        burn::backend::DType::F32,
+    )
+}

@@ -12,15 +12,15 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Bytes, DType, Dispatch, Flex, TensorMetadata};
+use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata};
 use burn::tensor::Tensor;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use rayon::prelude::*;
 
-use crate::extension::{default_impls, extension_trait};
+use crate::extension::{default_impls, extension_trait, flex_f32};
 
 /// Samples `x` at the grid's points, as [`Tensor::grid_sample_2d`] does, differentiated with
 /// respect to `x` only.
@@ -55,12 +55,17 @@ default_impls!(Resample, ResampleKernels);
 
 /// A backend's own kernels for the custom op: by default none.
 pub trait ResampleKernels: Backend {
-    /// Whether [`ResampleKernels::adjoint`] handles `x` and `options`.
-    fn has_adjoint(_x: &FloatTensor<Self>, _options: &GridSampleOptions) -> bool {
+    /// Whether this backend's kernels (its forward and [`ResampleKernels::adjoint`]) handle
+    /// `x`, `grid` and `options`.
+    fn has_kernels(
+        _x: &FloatTensor<Self>,
+        _grid: &FloatTensor<Self>,
+        _options: &GridSampleOptions,
+    ) -> bool {
         false
     }
 
-    /// The gradient of `x` from the output's, where [`ResampleKernels::has_adjoint`] said so.
+    /// The gradient of `x` from the output's, where [`ResampleKernels::has_kernels`] said so.
     ///
     /// # Shapes
     /// - grid: `[N, H', W', 2]`; grad: `[N, C, H', W']`; output: `input` (`[N, C, H, W]`)
@@ -80,7 +85,7 @@ impl<B: Backend + Resample + ResampleKernels, C: CheckpointStrategy> Resample fo
         grid: FloatTensor<Self>,
         options: GridSampleOptions,
     ) -> FloatTensor<Self> {
-        if grid.is_tracked() || !B::has_adjoint(x.primitive(), &options) {
+        if grid.is_tracked() || !B::has_kernels(x.primitive(), grid.primitive(), &options) {
             return <Self as FloatTensorOps<Self>>::float_grid_sample_2d(x, grid, options);
         }
 
@@ -126,7 +131,7 @@ impl<B: Backend + Resample + ResampleKernels, C: CheckpointStrategy> Resample fo
 /// Flex's forward: one image plane per task.
 impl Resample for Flex {
     fn grid_sample(x: FlexTensor, grid: FlexTensor, options: GridSampleOptions) -> FlexTensor {
-        if !<Flex as ResampleKernels>::has_adjoint(&x, &options) || grid.dtype() != DType::F32 {
+        if !<Flex as ResampleKernels>::has_kernels(&x, &grid, &options) {
             return Flex::float_grid_sample_2d(x, grid, options);
         }
         let (x, grid) = (x.to_contiguous(), grid.to_contiguous());
@@ -148,18 +153,14 @@ impl Resample for Flex {
                         .sum::<f64>() as f32;
                 }
             });
-        let shape = burn::tensor::Shape::new([n, c, ho, wo]);
-        FlexTensor::new(
-            Bytes::from_elems(out),
-            Layout::contiguous(shape),
-            DType::F32,
-        )
+        flex_f32(out, burn::tensor::Shape::new([n, c, ho, wo]))
     }
 }
 
 impl ResampleKernels for Flex {
-    fn has_adjoint(x: &FlexTensor, options: &GridSampleOptions) -> bool {
+    fn has_kernels(x: &FlexTensor, grid: &FlexTensor, options: &GridSampleOptions) -> bool {
         x.dtype() == DType::F32
+            && grid.dtype() == DType::F32
             && x.layout().shape().num_dims() == 4
             && matches!(options.mode, InterpolateMode::Bilinear)
             && options.align_corners
@@ -175,7 +176,7 @@ impl ResampleKernels for Flex {
         [n, c, h, w]: [usize; 4],
         options: &GridSampleOptions,
     ) -> Option<FlexTensor> {
-        if grid.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+        if grad.dtype() != DType::F32 {
             return None;
         }
         let (grid, grad) = (grid.to_contiguous(), grad.to_contiguous());
@@ -195,12 +196,7 @@ impl ResampleKernels for Flex {
                     }
                 }
             });
-        let shape = burn::tensor::Shape::new([n, c, h, w]);
-        Some(FlexTensor::new(
-            Bytes::from_elems(dx),
-            Layout::contiguous(shape),
-            DType::F32,
-        ))
+        Some(flex_f32(dx, burn::tensor::Shape::new([n, c, h, w])))
     }
 }
 
@@ -292,15 +288,17 @@ mod tests {
             DType::F32.into(),
         );
         let aligned = |mode| GridSampleOptions::new(mode).with_align_corners(true);
-        assert!(<Flex as ResampleKernels>::has_adjoint(
+        assert!(<Flex as ResampleKernels>::has_kernels(
+            &x,
             &x,
             &aligned(InterpolateMode::Bilinear)
         ));
-        assert!(!<Flex as ResampleKernels>::has_adjoint(
+        assert!(!<Flex as ResampleKernels>::has_kernels(
+            &x,
             &x,
             &aligned(InterpolateMode::Nearest)
         ));
         let unaligned = GridSampleOptions::new(InterpolateMode::Bilinear);
-        assert!(!<Flex as ResampleKernels>::has_adjoint(&x, &unaligned));
+        assert!(!<Flex as ResampleKernels>::has_kernels(&x, &x, &unaligned));
     }
 }
