@@ -85,20 +85,22 @@ fn f32_values(x: &FlexTensor) -> Option<FlexTensor> {
 const CHUNK: usize = 1 << 14;
 
 /// `f(i)` for every element `i` of `inputs`' chunks, in `CHUNK`-long pieces over the threads;
-/// each piece is one loop the compiler can vectorise.
+/// each piece is one loop the compiler vectorises. Each task works with its own copy of `f`:
+/// read through a reference, its captured bounds would be loaded again at every element (the
+/// stores to the output might alias them), which kept the loop scalar and branching.
 ///
 /// # Shapes
 /// - every input and the output: `[n]`
-fn map_chunks<const K: usize>(
-    inputs: [&[f32]; K],
-    n: usize,
-    f: impl Fn([f32; K]) -> f32 + Sync,
-) -> Vec<f32> {
+fn map_chunks<const K: usize, F>(inputs: [&[f32]; K], n: usize, f: F) -> Vec<f32>
+where
+    F: Fn([f32; K]) -> f32 + Send + Sync + Copy,
+{
     let mut out = Vec::<f32>::with_capacity(n);
     out.spare_capacity_mut()
         .par_chunks_mut(CHUNK)
         .enumerate()
-        .for_each(|(chunk, piece)| {
+        .for_each(move |(chunk, piece)| {
+            let f = f;
             let start = chunk * CHUNK;
             let parts = inputs.map(|input| &input[start..start + piece.len()]);
             for (i, slot) in piece.iter_mut().enumerate() {
@@ -117,7 +119,9 @@ impl Clip for Flex {
             return clamp::<Flex>(x, lo, hi);
         };
         let n = values.layout().num_elements();
-        let out = map_chunks([&values.storage::<f32>()[..n]], n, |[v]| v.clamp(lo, hi));
+        let out = map_chunks([&values.storage::<f32>()[..n]], n, move |[v]| {
+            v.clamp(lo, hi)
+        });
         flex_f32(out, x.layout().shape().clone())
     }
 
@@ -127,7 +131,12 @@ impl Clip for Flex {
         };
         let n = xs.layout().num_elements();
         let inputs = [&xs.storage::<f32>()[..n], &gs.storage::<f32>()[..n]];
-        let out = map_chunks(inputs, n, |[v, g]| if v > lo && v < hi { g } else { 0.0 });
+        // `&`, not `&&`: both comparisons, then one select, which vectorises.
+        let out = map_chunks(
+            inputs,
+            n,
+            move |[v, g]| if (v > lo) & (v < hi) { g } else { 0.0 },
+        );
         flex_f32(out, grad.layout().shape().clone())
     }
 }

@@ -1,6 +1,6 @@
 //! The backends excite's custom autodiff ops (Burn backend extensions: [`crate::rectifier`],
-//! [`crate::depthwise`], [`crate::clip`], [`crate::resample`]) are compiled for: Burn's
-//! autodiff over any of them, flex, and those of the enabled cargo features.
+//! [`crate::conv`], [`crate::clip`], [`crate::resample`], [`crate::inverse_dft`]) are compiled
+//! for: Burn's autodiff over any of them, flex, and those of the enabled cargo features.
 
 /// Declares a backend extension trait for every backend excite is built with.
 macro_rules! extension_trait {

@@ -1,11 +1,14 @@
-//! The inverse 2-D real DFT as two matrix products, differentiable with plain tensor ops and
-//! valid at any image size; the forward one on the host; and Lucid's 1/f spectrum scaling.
+//! The inverse 2-D real DFT, valid at any image size (one custom autodiff op: FFTs on the CPU
+//! backend, matrix products elsewhere); the forward one on the host; and Lucid's 1/f spectrum
+//! scaling.
 
 use std::f64::consts::PI;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
+
+use crate::inverse_dft::irfft2;
 
 /// Precomputed matrices of `irfft2(·, norm = "ortho")` for one image size.
 #[derive(Clone, Debug)]
@@ -52,19 +55,20 @@ impl InverseRfft2 {
         }
     }
 
-    /// The image of a half spectrum given as real and imaginary parts.
+    /// The image of a half spectrum given as real and imaginary parts (one custom autodiff op,
+    /// whose backward is the transform's adjoint).
     ///
     /// # Shapes
     /// - re, im: `[B, C, h, w/2+1]`
     /// - output: `[B, C, h, w]`
     pub fn apply(&self, re: Tensor<4>, im: Tensor<4>) -> Tensor<4> {
-        let [b, c, _, wf] = re.dims();
-        let along_y = |m: &Tensor<4>| m.clone().expand([b, c, self.h, self.h]);
-        let (cy, sy) = (along_y(&self.cy), along_y(&self.sy));
-        let z_re = cy.clone().matmul(re.clone()) - sy.clone().matmul(im.clone());
-        let z_im = sy.matmul(re) + cy.matmul(im);
-        let along_x = |m: &Tensor<4>| m.clone().expand([b, c, wf, self.w]);
-        z_re.matmul(along_x(&self.cx)) - z_im.matmul(along_x(&self.sx))
+        debug_assert_eq!(re.dims()[2..], [self.h, self.w / 2 + 1]);
+        irfft2(re, im, self.matrices())
+    }
+
+    /// `[cy, sy, cx, sx]`.
+    pub(crate) fn matrices(&self) -> [Tensor<4>; 4] {
+        [&self.cy, &self.sy, &self.cx, &self.sx].map(Tensor::clone)
     }
 }
 

@@ -137,20 +137,20 @@ impl Resample for Flex {
         let (x, grid) = (x.to_contiguous(), grid.to_contiguous());
         let [n, c, h, w] = x.layout().shape().dims::<4>();
         let [_, ho, wo, _] = grid.layout().shape().dims::<4>();
-        let (xs, gs) = (x.storage::<f32>(), grid.storage::<f32>());
+        let xs = x.storage::<f32>();
         let border = options.padding_mode == GridSamplePaddingMode::Border;
+        let taps = taps(grid.storage::<f32>(), [h, w], border);
         let mut out = vec![0f32; n * c * ho * wo];
         out.par_chunks_mut(ho * wo)
             .enumerate()
             .for_each(|(plane, out)| {
                 let b = plane / c;
                 let src = &xs[plane * h * w..(plane + 1) * h * w];
-                let points = &gs[b * ho * wo * 2..(b + 1) * ho * wo * 2];
-                for (o, point) in out.iter_mut().zip(points.chunks_exact(2)) {
-                    *o = corners(point, [h, w], border)
+                for (o, taps) in out.iter_mut().zip(&taps[b * ho * wo..(b + 1) * ho * wo]) {
+                    *o = taps
                         .iter()
-                        .map(|&(i, weight)| src[i] as f64 * weight)
-                        .sum::<f64>() as f32;
+                        .map(|&(i, weight)| src[i as usize] * weight)
+                        .sum();
                 }
             });
         flex_f32(out, burn::tensor::Shape::new([n, c, ho, wo]))
@@ -162,6 +162,8 @@ impl ResampleKernels for Flex {
         x.dtype() == DType::F32
             && grid.dtype() == DType::F32
             && x.layout().shape().num_dims() == 4
+            // Pixels are indexed by `u32`s within a plane.
+            && x.layout().shape().dims::<4>()[2..].iter().product::<usize>() <= u32::MAX as usize
             && matches!(options.mode, InterpolateMode::Bilinear)
             && options.align_corners
             && matches!(
@@ -181,18 +183,18 @@ impl ResampleKernels for Flex {
         }
         let (grid, grad) = (grid.to_contiguous(), grad.to_contiguous());
         let [_, ho, wo, _] = grid.layout().shape().dims::<4>();
-        let (gs, ds) = (grid.storage::<f32>(), grad.storage::<f32>());
+        let ds = grad.storage::<f32>();
         let border = options.padding_mode == GridSamplePaddingMode::Border;
+        let taps = taps(grid.storage::<f32>(), [h, w], border);
         let mut dx = vec![0f32; n * c * h * w];
         dx.par_chunks_mut(h * w)
             .enumerate()
             .for_each(|(plane, dx)| {
                 let b = plane / c;
                 let incoming = &ds[plane * ho * wo..(plane + 1) * ho * wo];
-                let points = &gs[b * ho * wo * 2..(b + 1) * ho * wo * 2];
-                for (&g, point) in incoming.iter().zip(points.chunks_exact(2)) {
-                    for (i, weight) in corners(point, [h, w], border) {
-                        dx[i] += (g as f64 * weight) as f32;
+                for (&g, taps) in incoming.iter().zip(&taps[b * ho * wo..(b + 1) * ho * wo]) {
+                    for &(i, weight) in taps {
+                        dx[i as usize] += g * weight;
                     }
                 }
             });
@@ -200,11 +202,24 @@ impl ResampleKernels for Flex {
     }
 }
 
+/// The four pixels each grid point reads and their weights ([`corners`]), one table for all
+/// the channels, computed over the threads.
+///
+/// # Shapes
+/// - grid: `[N, H', W', 2]` flattened
+/// - output: `[N * H' * W']`
+fn taps(grid: &[f32], size: [usize; 2], border: bool) -> Vec<[(u32, f32); 4]> {
+    grid.par_chunks_exact(2)
+        .map(|point| corners(point, size, border))
+        .collect()
+}
+
 /// The four pixels a grid point reads and their bilinear weights, as flex's `grid_sample_2d`
-/// computes them with corners aligned (in `f64`): with `border`, the point clamped into the
-/// image (the image's middle for a non-finite point) and the pixels clamped too; otherwise
-/// pixels outside the image are left out (weight 0 at index 0).
-fn corners(point: &[f32], [h, w]: [usize; 2], border: bool) -> [(usize, f64); 4] {
+/// computes them with corners aligned (in `f64`, the weights then rounded to `f32`): with
+/// `border`, the point clamped into the image (the image's middle for a non-finite point) and
+/// the pixels clamped too; otherwise pixels outside the image are left out (weight 0 at
+/// index 0).
+fn corners(point: &[f32], [h, w]: [usize; 2], border: bool) -> [(u32, f32); 4] {
     let mut px = (point[0] as f64 + 1.0) * (w - 1) as f64 / 2.0;
     let mut py = (point[1] as f64 + 1.0) * (h - 1) as f64 / 2.0;
     if border {
@@ -216,17 +231,17 @@ fn corners(point: &[f32], [h, w]: [usize; 2], border: bool) -> [(usize, f64); 4]
             py = (h - 1) as f64 / 2.0;
         }
     }
-    let (x0, y0) = (px.floor(), py.floor());
+    let (x0, y0) = (floor(px), floor(py));
     let (fx, fy) = (px - x0, py - y0);
     let (x0, y0) = (x0 as i64, y0 as i64);
-    let at = |x: i64, y: i64, weight: f64| -> (usize, f64) {
+    let at = |x: i64, y: i64, weight: f64| -> (u32, f32) {
         let inside = (0..w as i64).contains(&x) && (0..h as i64).contains(&y);
         match (border, inside) {
             (true, _) => {
                 let (x, y) = (x.clamp(0, w as i64 - 1), y.clamp(0, h as i64 - 1));
-                (y as usize * w + x as usize, weight)
+                ((y as usize * w + x as usize) as u32, weight as f32)
             }
-            (false, true) => (y as usize * w + x as usize, weight),
+            (false, true) => ((y as usize * w + x as usize) as u32, weight as f32),
             (false, false) => (0, 0.0),
         }
     };
@@ -236,6 +251,18 @@ fn corners(point: &[f32], [h, w]: [usize; 2], border: bool) -> [(usize, f64); 4]
         at(x0 + 1, y0, fx * (1.0 - fy)),
         at(x0 + 1, y0 + 1, fx * fy),
     ]
+}
+
+/// `v.floor()` without the library call that x86-64's baseline instruction set (no SSE4.1
+/// rounding) compiles it to: the truncation, one lower for a negative non-integer. Values too
+/// large for an `i64`, and NaN, take `f64::floor`.
+fn floor(v: f64) -> f64 {
+    if v.abs() < 1e15 {
+        let t = v as i64 as f64;
+        if t > v { t - 1.0 } else { t }
+    } else {
+        v.floor()
+    }
 }
 
 #[cfg(test)]
@@ -300,5 +327,31 @@ mod tests {
         ));
         let unaligned = GridSampleOptions::new(InterpolateMode::Bilinear);
         assert!(!<Flex as ResampleKernels>::has_kernels(&x, &x, &unaligned));
+    }
+
+    #[test]
+    fn the_inline_floor_is_floor() {
+        let values = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.999,
+            -2.999,
+            1e-300,
+            -1e-300,
+            123456.5,
+            -7.0,
+            1e16,
+            -1e16,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for v in values {
+            assert_eq!(floor(v), v.floor(), "{v}");
+        }
+        assert!(floor(f64::NAN).is_nan());
     }
 }

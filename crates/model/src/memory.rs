@@ -6,7 +6,7 @@ use crate::model::OnnxModel;
 /// Bytes kept per activation value during a render: the value itself, its gradient, and the
 /// backend's working copies (measured peaks of renders stay below this: BENCHMARKS.md, "The
 /// memory estimate").
-pub const BYTES_PER_VALUE: u64 = 12;
+pub const BYTES_PER_VALUE: u64 = 10;
 
 impl OnnxModel {
     /// An estimate, in bytes, of the peak memory of a render whose objective reads `layers`,

@@ -404,20 +404,35 @@ const GOLDEN: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The committed image of a golden render: matrix products round differently with the CPU's
-/// vector width (the gemm kernels dispatch on AVX-512), so an AVX-512 machine has its own copy
-/// of each image whose bytes differ there (`testdata/golden/avx512/`). The others are an AVX2
-/// machine's bytes; made on an AVX-512 one, they come from the CLI run under QEMU's Haswell
-/// model (`qemu-x86_64 -cpu Haswell`), which gives the AVX2 kernels' bytes exactly.
-fn golden(file: &str) -> Vec<u8> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        let own = repo(&format!("testdata/golden/avx512/{file}"));
-        if own.is_file() {
-            return std::fs::read(own).unwrap();
-        }
-    }
-    std::fs::read(repo(&format!("testdata/golden/{file}"))).unwrap()
+/// Checks a golden render against its committed image (`testdata/golden/FILE`), within the
+/// rounding of matrix products: the gemm kernels' summation order depends on the CPU (its
+/// vector width, its caches), and a few steps of ascent carry that into the pixels. Measured
+/// between AVX2, AVX-512 Intel and AVX-512 AMD machines: at most 3 levels of 255 apart, 0.21
+/// on average; a changed setting (another seed, the constant-size path) moves them by 10 or
+/// more on average.
+fn assert_golden(png: &Path, file: &str) {
+    let decode = |path: &Path| {
+        image::open(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgba8()
+    };
+    let (got, want) = (
+        decode(png),
+        decode(&repo(&format!("testdata/golden/{file}"))),
+    );
+    assert_eq!(got.dimensions(), want.dimensions(), "{file}: size");
+    let diffs: Vec<u8> = got
+        .as_raw()
+        .iter()
+        .zip(want.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
+    let max = diffs.iter().copied().max().unwrap_or(0);
+    let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+    assert!(
+        max <= 8 && mean <= 1.0,
+        "{file} differs from its committed image: by up to {max}/255, {mean:.2} on average"
+    );
 }
 
 #[test]
@@ -438,10 +453,7 @@ fn same_settings_render_the_committed_images() {
             "{args:?}: {}",
             String::from_utf8_lossy(&run.stderr)
         );
-        assert!(
-            std::fs::read(&png).unwrap() == golden(file),
-            "{file} differs"
-        );
+        assert_golden(&png, file);
     }
     let (tiny, layer) = (repo("testdata/tiny_cnn.onnx"), out.join("layer"));
     let mut args = render_layer_args(tiny.to_str().unwrap(), layer.to_str().unwrap());
@@ -451,17 +463,12 @@ fn same_settings_render_the_committed_images() {
     assert!(xtask(&args).status.success());
     for c in 0..6 {
         let file = format!("channel_{c:04}.png");
-        assert!(
-            std::fs::read(out.join("layer").join(&file)).unwrap()
-                == golden(&format!("layer/{file}")),
-            "{file} differs"
-        );
+        assert_golden(&out.join("layer").join(&file), &format!("layer/{file}"));
     }
 }
 
 /// The golden renders that also run on the default path (the transforms as one resampling at
-/// a constant size), committed in `testdata/golden/constant/` (and `avx512/constant/` where an
-/// AVX-512 machine's bytes differ, as `golden` reads them).
+/// a constant size), committed in `testdata/golden/constant/`.
 const CONSTANT: [&str; 3] = ["render_sum.png", "render_logit.png", "render_dream.png"];
 
 #[test]
@@ -481,10 +488,7 @@ fn the_constant_size_path_renders_the_committed_images() {
             "{args:?}: {}",
             String::from_utf8_lossy(&run.stderr)
         );
-        assert!(
-            std::fs::read(&png).unwrap() == golden(&format!("constant/{file}")),
-            "{file} differs"
-        );
+        assert_golden(&png, &format!("constant/{file}"));
     }
 }
 

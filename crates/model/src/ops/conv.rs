@@ -1,8 +1,7 @@
 //! Convolution. <https://onnx.ai/onnx/operators/onnx__Conv.html>
 
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use excite_core::depthwise::depthwise_conv2d;
+use excite_core::conv::conv2d;
 
 use super::Spatial;
 use super::window::{positive, window};
@@ -88,7 +87,7 @@ impl Kernel for Conv {
     fn eval(&self, x: &Args<'_, Value>) -> Outputs<Value> {
         let input = x.nchw(0)?;
         let weight = x.nchw(1)?;
-        let [_, per_group, kh, kw] = weight.dims();
+        let [_, _, kh, kw] = weight.dims();
         let bias = match x.opt(2) {
             Some(_) => Some(x.fixed::<1>(2)?),
             None => None,
@@ -101,13 +100,8 @@ impl Kernel for Conv {
         let padding = window.padding_for([h, w])?;
         let options =
             ConvOptions::new_with_padding(window.strides, padding, window.dilations, self.groups);
-        // A depthwise convolution differentiates its input by a depthwise convolution.
-        let conv = if per_group == 1 && self.groups > 1 {
-            depthwise_conv2d
-        } else {
-            conv2d
-        };
-        one(Value::from_tensor(conv(input, weight, bias, options)))
+        // Depthwise and pointwise convolutions differentiate their input by a convolution.
+        one(Value::from_tensor(conv2d(input, weight, bias, options)))
     }
 
     fn flops(&self, x: &Args<'_, Value>, output: &Value) -> u64 {
