@@ -126,8 +126,10 @@ fn sync(device: &Device) -> Result<()> {
 }
 
 /// FLOPs of one step: the model's convolutions and matrix products forward, the same again for
-/// the gradient with respect to the input, and the Fourier parameterization both ways. The
-/// model runs on the transformed image, about `size + 12` px (pad 2x12, jitters 8 and 4).
+/// the gradient with respect to the input, and the Fourier parameterization's inverse DFT both
+/// ways, counted as FFTs (`5 n log2 n` a complex transform of length `n`: `w/2+1` down the
+/// columns and `h` along the rows of each plane). The model runs on the transformed image,
+/// about `size + 12` px (pad 2x12, jitters 8 and 4).
 fn step_flops(
     model: &OnnxModel,
     layer: &str,
@@ -140,7 +142,8 @@ fn step_flops(
     let stats = model.profile(input, &[layer])?;
     let forward: u64 = stats.iter().map(|s| s.flops).sum();
     let (h, w, wf) = (size as f64, size as f64, (size / 2 + 1) as f64);
-    let dft = batch as f64 * 3.0 * (8.0 * h * h * wf + 4.0 * h * wf * w);
+    let fft = |n: f64| 5.0 * n * n.log2();
+    let dft = batch as f64 * 3.0 * (wf * fft(h) + h * fft(w));
     Ok(2.0 * forward as f64 + 2.0 * dft)
 }
 
