@@ -352,14 +352,9 @@ impl Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extension::relative_difference;
     use burn::tensor::module::conv2d;
     use burn::tensor::{Device, Distribution, TensorData};
-
-    /// The largest difference between two tensors, over the largest magnitude of the first.
-    fn relative_difference(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     /// The input gradient and output of `Σ r · conv(x)` by the custom op and by Burn's conv2d.
     fn both(

@@ -45,3 +45,11 @@ pub(crate) fn flex_f32(
         burn::backend::DType::F32,
     )
 }
+
+/// The largest difference between two tensors, over the largest magnitude of the first: how
+/// the custom ops' tests compare them with Burn's own ops.
+#[cfg(test)]
+pub(crate) fn relative_difference(a: burn::tensor::Tensor<4>, b: burn::tensor::Tensor<4>) -> f32 {
+    let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
+    (a - b).abs().max().into_scalar::<f32>() / scale
+}

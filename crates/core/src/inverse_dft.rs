@@ -19,7 +19,7 @@ use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata};
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
+use rustfft::{Fft, FftDirection, FftPlanner};
 
 use crate::extension::{default_impls, extension_trait, flex_f32};
 
@@ -190,7 +190,7 @@ impl InverseDft for Flex {
         }
         let (re, im) = (re.to_contiguous(), im.to_contiguous());
         let (res, ims) = (re.storage::<f32>(), im.storage::<f32>());
-        let plans = Plans::inverse(h, w);
+        let plans = Plans::new(h, w, FftDirection::Inverse);
         let mut out = vec![0f32; b * c * h * w];
         out.par_chunks_mut(h * w)
             .enumerate()
@@ -215,7 +215,7 @@ impl InverseDft for Flex {
         let wf = w / 2 + 1;
         let grad = grad.to_contiguous();
         let gs = grad.storage::<f32>();
-        let plans = Plans::forward(h, w);
+        let plans = Plans::new(h, w, FftDirection::Forward);
         let (mut re, mut im) = (vec![0f32; b * c * h * wf], vec![0f32; b * c * h * wf]);
         re.par_chunks_mut(h * wf)
             .zip(im.par_chunks_mut(h * wf))
@@ -237,20 +237,14 @@ struct Plans {
 }
 
 impl Plans {
-    fn inverse(h: usize, w: usize) -> Self {
+    /// The FFTs of `h x w` planes in `direction` (`Inverse` for the image, `Forward` for its
+    /// adjoint).
+    fn new(h: usize, w: usize, direction: FftDirection) -> Self {
         let mut planner = FftPlanner::new();
-        let (columns, rows) = (planner.plan_fft_inverse(h), planner.plan_fft_inverse(w));
-        Self {
-            h,
-            w,
-            columns,
-            rows,
-        }
-    }
-
-    fn forward(h: usize, w: usize) -> Self {
-        let mut planner = FftPlanner::new();
-        let (columns, rows) = (planner.plan_fft_forward(h), planner.plan_fft_forward(w));
+        let (columns, rows) = (
+            planner.plan_fft(h, direction),
+            planner.plan_fft(w, direction),
+        );
         Self {
             h,
             w,
@@ -345,13 +339,8 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     use super::*;
+    use crate::extension::relative_difference;
     use crate::fourier::InverseRfft2;
-
-    /// The largest difference between two tensors, over the largest magnitude of the first.
-    fn relative_difference(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     const SIZES: [(usize, usize); 4] = [(8, 8), (7, 10), (12, 9), (16, 5)];
 

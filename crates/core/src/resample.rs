@@ -268,12 +268,8 @@ fn floor(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extension::relative_difference;
     use burn::tensor::{Device, Distribution};
-
-    fn relative_difference(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     /// Output and input gradient of `Σ r · sample(x)` by the custom op and by Burn's
     /// `grid_sample_2d`, on grids that reach outside the image, for both padding modes.
