@@ -1,11 +1,12 @@
-#![cfg_attr(feature = "ndarray", allow(deprecated))]
+#![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
 //! Clip (ReLU6 and its kin, `min(max(x, lo), hi)`) as one pass forward and one pass backward.
 //!
 //! Burn's autodiff differentiates `clamp` through masked fills, and a composition of ReLUs
 //! (`relu(x) - relu(x - 6)`) costs four passes each way; on the CPU backend those passes run on
 //! one thread. [`clip`] is one custom autodiff op whose backward is one pass over the saved
 //! input: the gradient where `lo < x < hi`, zero elsewhere. On flex both passes are one
-//! multithreaded loop; other backends compose them from their own ops.
+//! multithreaded loop, on LibTorch ATen's `clamp` and `hardtanh_backward`; other backends
+//! compose them from their own ops.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -181,6 +182,7 @@ impl<B: Backend + Clip, C: CheckpointStrategy> Clip for Autodiff<B, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extension::test_devices;
     use burn::tensor::{Device, TensorData};
 
     fn values(t: Tensor<1>) -> Vec<f32> {
@@ -191,7 +193,12 @@ mod tests {
     /// bound, on a contiguous input and on a strided view of one.
     #[test]
     fn values_and_gradients_match_the_definition_for_every_kind_of_bound() {
-        let device = Device::flex().autodiff();
+        for device in test_devices() {
+            definition_holds_on(&device);
+        }
+    }
+
+    fn definition_holds_on(device: &Device) {
         let xs: Vec<f32> = (-12..=12).map(|i| i as f32 * 0.75).collect();
         let w: Vec<f32> = (0..xs.len()).map(|i| (i as f32 * 0.7).sin()).collect();
         for (lo, hi) in [
@@ -211,7 +218,7 @@ mod tests {
                 };
                 let n = data.len();
                 let base =
-                    Tensor::<1>::from_data(TensorData::new(data, [n]), &device).require_grad();
+                    Tensor::<1>::from_data(TensorData::new(data, [n]), device).require_grad();
                 let x = if strided {
                     base.clone()
                         .reshape([xs.len(), 2])
@@ -223,7 +230,7 @@ mod tests {
                 let y = clip(x, lo, hi);
                 let want: Vec<f32> = xs.iter().map(|&v| v.max(lo).min(hi)).collect();
                 assert_eq!(values(y.clone()), want, "[{lo}, {hi}]");
-                let weights = Tensor::<1>::from_floats(w.as_slice(), &device);
+                let weights = Tensor::<1>::from_floats(w.as_slice(), device);
                 let grads = (y * weights).sum().backward();
                 let got = values(base.grad(&grads).unwrap());
                 let expected: Vec<f32> = xs
@@ -232,7 +239,7 @@ mod tests {
                     .map(|(&v, &w)| if v > lo && v < hi { w } else { 0.0 })
                     .flat_map(|g| if strided { vec![g, 0.0] } else { vec![g] })
                     .collect();
-                assert_eq!(got, expected, "[{lo}, {hi}], strided {strided}");
+                assert_eq!(got, expected, "[{lo}, {hi}], strided {strided}, {device:?}");
             }
         }
     }

@@ -1,4 +1,4 @@
-#![cfg_attr(feature = "ndarray", allow(deprecated))]
+#![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
 //! Depthwise and pointwise convolutions whose input gradient costs what their forward pass
 //! costs.
 //!
@@ -17,7 +17,9 @@
 //!
 //! The gradient's stride zeros and padding, and the forward input's asymmetric padding (Burn
 //! pads such an input with a zero fill and a copy, both on one thread), are one
-//! [`Convolution::spread`]: on flex one pass, one image plane per task.
+//! [`Convolution::spread`]: on flex one pass, one image plane per task. On LibTorch a strided
+//! input gradient is ATen's transposed convolution instead ([`Convolution::spread_conv2d`]),
+//! which skips the zeros.
 
 use std::mem::MaybeUninit;
 
@@ -94,6 +96,25 @@ extension_trait! {
         ) -> FloatTensor<Self> {
             spread_by_slices::<Self>(x, stride, padding)
         }
+
+        /// A strided convolution's input gradient: `grad` [spread](Convolution::spread) by
+        /// `stride` and `padding`, then convolved (stride 1, no padding) with `kernel`, the
+        /// forward kernel with its channels swapped within each group and its taps flipped.
+        ///
+        /// # Shapes
+        /// - grad: `[N, M, H', W']`
+        /// - kernel: `[C, M / groups, kH, kW]`
+        /// - output: `[N, C, (H' - 1) * sH + 1 + top + bottom - (kH - 1) * dH, ..]`
+        fn spread_conv2d(
+            grad: FloatTensor<Self>,
+            kernel: FloatTensor<Self>,
+            stride: [usize; 2],
+            padding: [(usize, usize); 2],
+            dilation: [usize; 2],
+            groups: usize,
+        ) -> FloatTensor<Self> {
+            spread_conv2d_by_spread::<Self>(grad, kernel, stride, padding, dilation, groups)
+        }
     }
 }
 
@@ -129,8 +150,23 @@ fn spread_by_slices<B: Backend>(
     B::float_slice_assign(zeros, &every, x)
 }
 
+/// [`Convolution::spread_conv2d`] as its definition says: the backend's spread, then its
+/// convolution.
+pub(crate) fn spread_conv2d_by_spread<B: Convolution>(
+    grad: FloatTensor<B>,
+    kernel: FloatTensor<B>,
+    stride: [usize; 2],
+    padding: [(usize, usize); 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> FloatTensor<B> {
+    let spread = B::spread(grad, stride, padding);
+    let options = ConvOptions::new([1, 1], [0, 0], dilation, groups);
+    B::conv2d(spread, kernel, None, options)
+}
+
 /// The spatial size [`Convolution::spread`] gives (the padding alone for an empty axis).
-fn spread_size(
+pub(crate) fn spread_size(
     [h, w]: [usize; 2],
     [sh, sw]: [usize; 2],
     [(t, b), (l, r)]: [(usize, usize); 2],
@@ -343,33 +379,39 @@ impl Geometry {
         if self.stride == [1, 1] {
             return conv_padded::<B>(grad, kernel, None, options);
         }
-        let spread = B::spread(grad, self.stride, self.padding);
-        let options = ConvOptions::new([1, 1], [0, 0], self.dilation, self.groups);
-        B::conv2d(spread, kernel, None, options)
+        B::spread_conv2d(
+            grad,
+            kernel,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extension::relative_difference;
+    use crate::extension::{relative_difference, test_devices};
     use burn::tensor::module::conv2d;
     use burn::tensor::{Device, Distribution, TensorData};
 
-    /// The input gradient and output of `Σ r · conv(x)` by the custom op and by Burn's conv2d.
+    /// The input gradient and output of `Σ r · conv(x)` by the custom op and by Burn's conv2d,
+    /// on `device`.
     fn both(
         x: [usize; 4],
         weight: [usize; 4],
         options: ConvOptions<2>,
         bias: bool,
+        device: &Device,
     ) -> [(Tensor<4>, Tensor<4>); 2] {
-        let device = Device::flex().autodiff();
-        let x = Tensor::<4>::random(x, Distribution::Normal(0.0, 1.0), &device);
-        let w = Tensor::<4>::random(weight, Distribution::Normal(0.0, 1.0), &device);
-        let b = bias.then(|| Tensor::<1>::random([weight[0]], Distribution::Default, &device));
+        let x = Tensor::<4>::random(x, Distribution::Normal(0.0, 1.0), device);
+        let w = Tensor::<4>::random(weight, Distribution::Normal(0.0, 1.0), device);
+        let b = bias.then(|| Tensor::<1>::random([weight[0]], Distribution::Default, device));
         // A random weighting of the output, the same for both.
         let dims = conv2d(x.clone(), w.clone(), b.clone(), options.clone()).dims();
-        let r = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), device);
         let run = |custom: bool| {
             let x = x.clone().require_grad();
             let f = if custom { super::conv2d } else { conv2d };
@@ -416,15 +458,17 @@ mod tests {
                 custom.is_some(),
                 "not computed by the custom op: {x:?} {w:?}"
             );
-            let [(y, dx), (y_burn, dx_burn)] = both(x, w, options, bias);
-            let case = format!(
-                "{x:?} {w:?} stride {stride:?} padding {padding:?} dilation {dilation:?} \
-                 groups {groups}"
-            );
-            assert_eq!(dx.dims(), x, "{case}");
-            assert!(relative_difference(y_burn, y) < 1e-6, "forward, {case}");
-            let diff = relative_difference(dx_burn, dx);
-            assert!(diff < 1e-5, "input gradient differs by {diff}, {case}");
+            for device in test_devices() {
+                let [(y, dx), (y_burn, dx_burn)] = both(x, w, options.clone(), bias, &device);
+                let case = format!(
+                    "{x:?} {w:?} stride {stride:?} padding {padding:?} dilation {dilation:?} \
+                     groups {groups} on {device:?}"
+                );
+                assert_eq!(dx.dims(), x, "{case}");
+                assert!(relative_difference(y_burn, y) < 1e-6, "forward, {case}");
+                let diff = relative_difference(dx_burn, dx);
+                assert!(diff < 1e-5, "input gradient differs by {diff}, {case}");
+            }
         }
     }
 
@@ -450,9 +494,11 @@ mod tests {
         ];
         for (x, w, options) in cases {
             assert!(Geometry::of(&Shape::new(x), &Shape::new(w), &options).is_none());
-            let [(y, dx), (y_burn, dx_burn)] = both(x, w, options, true);
-            assert!(relative_difference(y_burn, y) < 1e-6);
-            assert!(relative_difference(dx_burn, dx) < 1e-6);
+            for device in test_devices() {
+                let [(y, dx), (y_burn, dx_burn)] = both(x, w, options.clone(), true, &device);
+                assert!(relative_difference(y_burn, y) < 1e-6, "{device:?}");
+                assert!(relative_difference(dx_burn, dx) < 1e-6, "{device:?}");
+            }
         }
     }
 
@@ -481,10 +527,13 @@ mod tests {
             )
             .is_none()
         );
-        let [(y, dx), (y_burn, dx_burn)] = both([1, 3, 5, 5], [3, 1, 3, 3], options, false);
-        assert_eq!(y.dims(), [1, 3, 9, 9]);
-        assert!(relative_difference(y_burn, y) < 1e-6);
-        assert!(relative_difference(dx_burn, dx) < 1e-6);
+        for device in test_devices() {
+            let [(y, dx), (y_burn, dx_burn)] =
+                both([1, 3, 5, 5], [3, 1, 3, 3], options.clone(), false, &device);
+            assert_eq!(y.dims(), [1, 3, 9, 9]);
+            assert!(relative_difference(y_burn, y) < 1e-6, "{device:?}");
+            assert!(relative_difference(dx_burn, dx) < 1e-6, "{device:?}");
+        }
     }
 
     #[test]

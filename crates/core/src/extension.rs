@@ -17,14 +17,12 @@ macro_rules! extension_trait {
 }
 
 /// Implements each trait with its default methods for the backends of the enabled features
-/// (all but flex, which each op gives its own implementation or lists itself).
+/// (all but flex and LibTorch, whose kernels are each op's own or [`crate::libtorch`]'s).
 macro_rules! default_impls {
     ($($extension:ident),+) => {
         $(
             #[cfg(feature = "ndarray")]
             impl $extension for burn::backend::NdArray {}
-            #[cfg(feature = "tch")]
-            impl $extension for burn::backend::LibTorch {}
             #[cfg(any(feature = "wgpu", feature = "vulkan"))]
             impl $extension for burn::backend::Cube {}
         )+
@@ -52,4 +50,16 @@ pub(crate) fn flex_f32(
 pub(crate) fn relative_difference(a: burn::tensor::Tensor<4>, b: burn::tensor::Tensor<4>) -> f32 {
     let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
     (a - b).abs().max().into_scalar::<f32>() / scale
+}
+
+/// The autodiff devices the custom ops' tests run on: flex, and LibTorch's CPU where excite is
+/// built with it (feature `tch`).
+#[cfg(test)]
+pub(crate) fn test_devices() -> Vec<burn::tensor::Device> {
+    #[allow(unused_mut)]
+    let mut devices = vec![burn::tensor::Device::flex().autodiff()];
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // Burn deprecates tch for CubeCL; it stays for LibTorch's kernels
+    devices.push(burn::tensor::Device::libtorch().autodiff());
+    devices
 }

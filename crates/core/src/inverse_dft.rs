@@ -1,11 +1,12 @@
-#![cfg_attr(feature = "ndarray", allow(deprecated))]
+#![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
 //! The inverse 2-D real DFT of [`crate::fourier::InverseRfft2`] as one custom autodiff op.
 //!
 //! As matrix products the transform costs `O(hw (h + w))` each way: at 128 px and a batch of
 //! 16 that is about a fifth of a render step's arithmetic, where PyTorch's `irfft2` is an FFT.
 //! [`irfft2`] is one op whose backward is the transform's adjoint (the real DFT of the image's
 //! gradient, weighted like the half spectrum). On flex both directions are FFTs (`rustfft`,
-//! any size), one image plane per task; other backends compute both with the matrices.
+//! any size), one image plane per task, on LibTorch its own FFTs (`irfft2`, `rfft2`); other
+//! backends compute both with the matrices.
 
 use std::sync::Arc;
 
@@ -82,7 +83,7 @@ extension_trait! {
 default_impls!(InverseDft);
 
 /// `Cy·re·Cx − Sy·im·Cx − Sy·re·Sx − Cy·im·Sx`, the matrices broadcast over the batch.
-fn by_matrices<B: Backend>(
+pub(crate) fn by_matrices<B: Backend>(
     re: FloatTensor<B>,
     im: FloatTensor<B>,
     [cy, sy, cx, sx]: [FloatTensor<B>; 4],
@@ -104,7 +105,7 @@ fn by_matrices<B: Backend>(
 }
 
 /// The transposed products of [`by_matrices`] (`Cy` and `Sy` are symmetric).
-fn adjoint_by_matrices<B: Backend>(
+pub(crate) fn adjoint_by_matrices<B: Backend>(
     grad: FloatTensor<B>,
     [cy, sy, cx, sx]: [FloatTensor<B>; 4],
 ) -> (FloatTensor<B>, FloatTensor<B>) {
@@ -228,6 +229,15 @@ impl InverseDft for Flex {
     }
 }
 
+/// `c_kx`: the weight of half-spectrum column `kx` of an `h x w` image in its whole spectrum (1
+/// for the DC and Nyquist columns, which have no mirror image; 2 for the others), over
+/// `sqrt(h w)`.
+pub(crate) fn half_spectrum_weight(h: usize, w: usize, kx: usize) -> f32 {
+    let alone = kx == 0 || (w.is_multiple_of(2) && kx == w / 2);
+    let c = if alone { 1.0 } else { 2.0 };
+    c / ((h * w) as f32).sqrt()
+}
+
 /// The FFTs along each axis of an `h x w` plane, in one direction.
 struct Plans {
     h: usize,
@@ -259,12 +269,9 @@ impl Plans {
         vec![Complex::new(0.0, 0.0); len.max(self.rows.get_inplace_scratch_len())]
     }
 
-    /// `c_kx`: the weight of half-spectrum column `kx` in the whole spectrum (1 for the DC
-    /// and Nyquist columns, which have no mirror image; 2 for the others), over `sqrt(h w)`.
+    /// [`half_spectrum_weight`] of column `kx` of these planes.
     fn weight(&self, kx: usize) -> f32 {
-        let alone = kx == 0 || (self.w.is_multiple_of(2) && kx == self.w / 2);
-        let c = if alone { 1.0 } else { 2.0 };
-        c / ((self.h * self.w) as f32).sqrt()
+        half_spectrum_weight(self.h, self.w, kx)
     }
 
     /// One plane's image from its half spectrum: an inverse FFT down each column, then,
@@ -339,15 +346,17 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     use super::*;
-    use crate::extension::relative_difference;
+    use crate::extension::{relative_difference, test_devices};
     use crate::fourier::InverseRfft2;
 
     const SIZES: [(usize, usize); 4] = [(8, 8), (7, 10), (12, 9), (16, 5)];
 
     #[test]
     fn the_op_and_its_gradients_are_burns_autodiff_of_the_matrix_products() {
-        let device = Device::flex().autodiff();
-        for (h, w) in SIZES {
+        for (device, (h, w)) in test_devices()
+            .into_iter()
+            .flat_map(|d| SIZES.map(|s| (d.clone(), s)))
+        {
             let dft = InverseRfft2::new(h, w, &device);
             let [cy, sy, cx, sx] = dft.matrices();
             let spectrum = || {
@@ -380,7 +389,10 @@ mod tests {
                 .zip(burn.into_iter().zip(custom))
             {
                 let diff = relative_difference(a, b);
-                assert!(diff < 1e-5, "{h}x{w}: {what} differs by {diff}");
+                assert!(
+                    diff < 1e-5,
+                    "{h}x{w}: {what} differs by {diff} on {device:?}"
+                );
             }
         }
     }

@@ -18,6 +18,8 @@ pub mod fourier;
 pub mod grid;
 pub mod image_io;
 mod inverse_dft;
+#[cfg(feature = "tch")]
+mod libtorch;
 pub mod model;
 pub mod names;
 pub mod objective;

@@ -1,4 +1,4 @@
-#![cfg_attr(feature = "ndarray", allow(deprecated))]
+#![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
 //! How gradients pass back through a network's rectifiers: the ordinary chain rule, or the
 //! modified rules of deconvnet (Zeiler & Fergus 2014) and guided backpropagation
 //! (Springenberg et al. 2015), as Captum's `Deconvolution` and `GuidedBackprop` define them.

@@ -1,12 +1,13 @@
-#![cfg_attr(feature = "ndarray", allow(deprecated))]
+#![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
 //! Bilinear sampling on a grid (`grid_sample_2d`, corners aligned) whose backward is one pass.
 //!
 //! Burn's autodiff has no `grid_sample_2d` of its own: it differentiates the reference
 //! implementation, a composition of gathers, whose backward is a `scatter_add` on one thread
 //! (the render step's resampling, BENCHMARKS.md). [`grid_sample`] is one custom autodiff op
 //! where the backend has kernels for it (flex: the forward and its adjoint as multithreaded
-//! loops, one image plane per task); elsewhere it is Burn's own `grid_sample_2d`. The grid is
-//! a constant: its gradient is not computed (a tracked grid takes Burn's path).
+//! loops, one image plane per task; LibTorch: ATen's `grid_sampler_2d` and its backward);
+//! elsewhere it is Burn's own `grid_sample_2d`. The grid is a constant: its gradient is not
+//! computed (a tracked grid takes Burn's path).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -268,15 +269,18 @@ fn floor(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extension::relative_difference;
-    use burn::tensor::{Device, Distribution};
+    use crate::extension::{relative_difference, test_devices};
+    use burn::tensor::Distribution;
 
     /// Output and input gradient of `Σ r · sample(x)` by the custom op and by Burn's
     /// `grid_sample_2d`, on grids that reach outside the image, for both padding modes.
     #[test]
     fn the_kernels_agree_with_burns_grid_sample_forward_and_backward() {
-        let device = Device::flex().autodiff();
-        for padding in [GridSamplePaddingMode::Border, GridSamplePaddingMode::Zeros] {
+        let cases = [GridSamplePaddingMode::Border, GridSamplePaddingMode::Zeros];
+        for (device, padding) in test_devices()
+            .into_iter()
+            .flat_map(|d| cases.map(|p| (d.clone(), p)))
+        {
             let options = GridSampleOptions::new(InterpolateMode::Bilinear)
                 .with_padding_mode(padding)
                 .with_align_corners(true);
@@ -294,11 +298,14 @@ mod tests {
                 (y.inner(), x.grad(&grads).unwrap())
             };
             let ((y, dx), (y_burn, dx_burn)) = (run(true), run(false));
-            assert!(relative_difference(y_burn, y) < 1e-5, "{padding:?} forward");
+            assert!(
+                relative_difference(y_burn, y) < 1e-5,
+                "{padding:?} forward, {device:?}"
+            );
             let diff = relative_difference(dx_burn, dx);
             assert!(
                 diff < 1e-5,
-                "{padding:?}: the input gradient differs by {diff}"
+                "{padding:?}: the input gradient differs by {diff} on {device:?}"
             );
         }
     }
