@@ -9,7 +9,8 @@
 //! input gradient of a convolution is itself a convolution: of the output gradient, dilated by
 //! the stride and padded, with the kernel's input and output channels swapped within each
 //! group and its taps flipped. [`conv2d`] is the one custom autodiff op that computes it so,
-//! on every backend, with the backend's own forward kernel, for the two kinds that kernel has
+//! on every backend, with the backend's own forward kernel (or, on LibTorch, a strided one with
+//! its transposed convolution), for the two kinds that kernel has
 //! fast paths for: depthwise (one input channel per group) and pointwise (1x1, stride 1, no
 //! padding). It saves the swapped kernel instead of the input, and computes no weight
 //! gradient: where the weight or the bias is tracked (training), for any other convolution, or
@@ -435,7 +436,7 @@ mod tests {
             bool,
         );
         #[rustfmt::skip]
-        let cases: [Case; 12] = [
+        let cases: [Case; 14] = [
             // depthwise
             ([2, 4, 9, 9], [4, 1, 3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 4, true),
             ([2, 4, 9, 8], [4, 1, 3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 4, false),
@@ -446,6 +447,9 @@ mod tests {
             ([1, 2, 7, 9], [2, 1, 3, 5], [3, 1], [(0, 0), (2, 1)], [1, 1], 2, false),
             ([1, 5, 8, 8], [5, 1, 1, 1], [2, 2], [(0, 0), (0, 0)], [1, 1], 5, true),
             ([1, 3, 13, 12], [3, 1, 3, 3], [2, 2], [(2, 1), (2, 2)], [2, 2], 3, true),
+            // LibTorch's transposed path: a channel multiplier, a dilation
+            ([1, 2, 9, 9], [6, 1, 3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 2, true),
+            ([1, 3, 13, 12], [3, 1, 3, 3], [2, 2], [(2, 2), (2, 2)], [2, 2], 3, false),
             // pointwise: one group, two groups, one input channel
             ([2, 6, 7, 5], [4, 6, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 1, true),
             ([1, 6, 5, 4], [8, 3, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 2, false),

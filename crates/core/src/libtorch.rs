@@ -1,6 +1,6 @@
 // Burn deprecates tch for CubeCL; it stays for LibTorch's kernels (its `TchTensor::tensor`).
 #![allow(deprecated)]
-//! LibTorch's kernels for excite's custom ops (feature `tch`): each op one or two ATen calls,
+//! LibTorch's kernels for excite's custom ops (feature `tch`): each op a few ATen calls,
 //! where the generic compositions of Burn's ops cost several passes (Clip's backward, the
 //! inverse DFT as matrix products), an index tensor per call (the spread's stepped slice
 //! assignment) or gathers and a scatter (the resampling, which Burn's LibTorch backend
@@ -17,9 +17,11 @@ use crate::inverse_dft::{InverseDft, adjoint_by_matrices, by_matrices, half_spec
 use crate::rectifier::RectifyGradient;
 use crate::resample::{Resample, ResampleKernels};
 
+/// The rectified gradient needs no kernel of its own (the identity forward, a ReLU backward).
 impl RectifyGradient for LibTorch {}
 
-/// ATen's `hardtanh_backward` is Clip's backward: the gradient where `lo < x < hi`.
+/// ATen's `hardtanh_backward` is Clip's backward: the gradient where `lo < x < hi` (for a NaN
+/// input ATen's scalar and vector loops may disagree; the rest is exact).
 impl Clip for LibTorch {
     fn clip_backward(x: TchTensor, grad: TchTensor, lo: f32, hi: f32) -> TchTensor {
         TchTensor::new(
@@ -53,9 +55,9 @@ impl Convolution for LibTorch {
     }
 
     /// ATen's transposed convolution (oneDNN's backward-data kernel, as PyTorch's autograd
-    /// runs it), which skips the spread's zeros, where the padding fits one (the rows after
-    /// the last window fewer than the stride: any symmetric padding); the spread and a
-    /// convolution otherwise.
+    /// runs it), which skips the spread's zeros, where the padding fits one (an output
+    /// padding, `bottom - top`, from 0 to below the stride: any symmetric padding); the spread
+    /// and a convolution otherwise.
     fn spread_conv2d(
         grad: TchTensor,
         kernel: TchTensor,
@@ -64,14 +66,14 @@ impl Convolution for LibTorch {
         dilation: [usize; 2],
         groups: usize,
     ) -> TchTensor {
-        let (inputs, outputs, kh, kw) = kernel.tensor.size4().expect("a 4-D kernel");
+        let (channels, outputs, kh, kw) = kernel.tensor.size4().expect("a 4-D kernel");
         // Per axis: the forward convolution's padding, and the extra rows after its output's
         // last window (the transposed convolution's output padding).
         let forward = [0, 1].map(|i| {
             let span = ([kh, kw][i] as usize - 1) * dilation[i];
             let (top, bottom) = padding[i];
             let (pad, extra) = (span.checked_sub(top)?, bottom.checked_sub(top)?);
-            (extra < stride[i].max(dilation[i])).then_some((pad as i64, extra as i64))
+            (extra < stride[i]).then_some((pad as i64, extra as i64))
         });
         let [Some((ph, eh)), Some((pw, ew))] = forward else {
             return crate::conv::spread_conv2d_by_spread::<LibTorch>(
@@ -83,9 +85,9 @@ impl Convolution for LibTorch {
         let weight = kernel
             .tensor
             .flip([2, 3])
-            .reshape([g, inputs / g, outputs, kh, kw])
+            .reshape([g, channels / g, outputs, kh, kw])
             .transpose(1, 2)
-            .reshape([g * outputs, inputs / g, kh, kw]);
+            .reshape([g * outputs, channels / g, kh, kw]);
         let [stride, dilation] = [stride, dilation].map(|v| v.map(|d| d as i64));
         TchTensor::new(grad.tensor.conv_transpose2d(
             &weight,
@@ -99,8 +101,8 @@ impl Convolution for LibTorch {
     }
 }
 
-/// The inverse DFT and its adjoint as LibTorch's FFTs (of `f32` tensors; the matrices for any
-/// other type).
+/// The inverse DFT and its adjoint as LibTorch's FFTs (of non-empty `f32` tensors; the
+/// matrices otherwise).
 impl InverseDft for LibTorch {
     fn irfft2(
         re: TchTensor,
@@ -110,7 +112,10 @@ impl InverseDft for LibTorch {
         cx: TchTensor,
         sx: TchTensor,
     ) -> TchTensor {
-        if re.tensor.kind() != Kind::Float || im.tensor.kind() != Kind::Float {
+        if re.tensor.kind() != Kind::Float
+            || im.tensor.kind() != Kind::Float
+            || re.tensor.numel() == 0
+        {
             return by_matrices::<LibTorch>(re, im, [cy, sy, cx, sx]);
         }
         let h = re.tensor.size()[2];
@@ -126,7 +131,7 @@ impl InverseDft for LibTorch {
         cx: TchTensor,
         sx: TchTensor,
     ) -> (TchTensor, TchTensor) {
-        if grad.tensor.kind() != Kind::Float {
+        if grad.tensor.kind() != Kind::Float || grad.tensor.numel() == 0 {
             return adjoint_by_matrices::<LibTorch>(grad, [cy, sy, cx, sx]);
         }
         let (_, _, h, w) = grad.tensor.size4().expect("a 4-D tensor");
@@ -141,6 +146,7 @@ impl InverseDft for LibTorch {
     }
 }
 
+/// ATen's `grid_sampler_2d` where [`padding_mode`] allows it, Burn's `grid_sample_2d` otherwise.
 impl Resample for LibTorch {
     fn grid_sample(x: TchTensor, grid: TchTensor, options: GridSampleOptions) -> TchTensor {
         let Some(padding) = padding_mode(&x, &grid, &options) else {
@@ -184,15 +190,16 @@ impl ResampleKernels for LibTorch {
     }
 }
 
-/// ATen's `padding_mode` for bilinear sampling of `f32` tensors with `options`, or `None`
-/// where the kernels do not apply.
+/// ATen's `padding_mode` for bilinear sampling of non-empty `f32` tensors with `options`, or
+/// `None` where the kernels do not apply.
 fn padding_mode(x: &TchTensor, grid: &TchTensor, options: &GridSampleOptions) -> Option<i64> {
     let floats = x.tensor.kind() == Kind::Float && grid.tensor.kind() == Kind::Float;
+    let empty = x.tensor.numel() == 0 || grid.tensor.numel() == 0;
     let padding = match options.padding_mode {
         GridSamplePaddingMode::Zeros => 0,
         GridSamplePaddingMode::Border => 1,
         _ => return None,
     };
-    (floats && x.tensor.dim() == 4 && matches!(options.mode, InterpolateMode::Bilinear))
+    (floats && !empty && x.tensor.dim() == 4 && matches!(options.mode, InterpolateMode::Bilinear))
         .then_some(padding)
 }

@@ -1,5 +1,5 @@
 #![cfg_attr(any(feature = "ndarray", feature = "tch"), allow(deprecated))]
-//! Bilinear sampling on a grid (`grid_sample_2d`, corners aligned) whose backward is one pass.
+//! Bilinear sampling on a grid (`grid_sample_2d`) whose backward is one pass.
 //!
 //! Burn's autodiff has no `grid_sample_2d` of its own: it differentiates the reference
 //! implementation, a composition of gathers, whose backward is a `scatter_add` on one thread
