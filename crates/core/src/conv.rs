@@ -12,7 +12,7 @@
 //! on every backend, with the backend's own forward kernel (or, on LibTorch, a strided one with
 //! its transposed convolution), for the two kinds that kernel has
 //! fast paths for: depthwise (one input channel per group) and pointwise (1x1, stride 1, no
-//! padding). It saves the swapped kernel instead of the input, and computes no weight
+//! padding). It saves the kernel instead of the input, and computes no weight
 //! gradient: where the weight or the bias is tracked (training), for any other convolution, or
 //! where the padding is wider than the kernel's span, it is Burn's own `conv2d`.
 //!
@@ -99,22 +99,23 @@ extension_trait! {
         }
 
         /// A strided convolution's input gradient: `grad` [spread](Convolution::spread) by
-        /// `stride` and `padding`, then convolved (stride 1, no padding) with `kernel`, the
-        /// forward kernel with its channels swapped within each group and its taps flipped.
+        /// `stride` and `padding`, then convolved (stride 1, no padding) with `weight`, the
+        /// forward convolution's kernel, its channels swapped within each group and its taps
+        /// flipped.
         ///
         /// # Shapes
         /// - grad: `[N, M, H', W']`
-        /// - kernel: `[C, M / groups, kH, kW]`
+        /// - weight: `[M, C / groups, kH, kW]`
         /// - output: `[N, C, (H' - 1) * sH + 1 + top + bottom - (kH - 1) * dH, ..]`
         fn spread_conv2d(
             grad: FloatTensor<Self>,
-            kernel: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
             stride: [usize; 2],
             padding: [(usize, usize); 2],
             dilation: [usize; 2],
             groups: usize,
         ) -> FloatTensor<Self> {
-            spread_conv2d_by_spread::<Self>(grad, kernel, stride, padding, dilation, groups)
+            spread_conv2d_by_spread::<Self>(grad, weight, stride, padding, dilation, groups)
         }
     }
 }
@@ -155,7 +156,7 @@ fn spread_by_slices<B: Backend>(
 /// convolution.
 pub(crate) fn spread_conv2d_by_spread<B: Convolution>(
     grad: FloatTensor<B>,
-    kernel: FloatTensor<B>,
+    weight: FloatTensor<B>,
     stride: [usize; 2],
     padding: [(usize, usize); 2],
     dilation: [usize; 2],
@@ -163,7 +164,27 @@ pub(crate) fn spread_conv2d_by_spread<B: Convolution>(
 ) -> FloatTensor<B> {
     let spread = B::spread(grad, stride, padding);
     let options = ConvOptions::new([1, 1], [0, 0], dilation, groups);
-    B::conv2d(spread, kernel, None, options)
+    B::conv2d(spread, flipped_kernel::<B>(weight, groups), None, options)
+}
+
+/// A convolution's kernel `[M, C / groups, kH, kW]` as its input gradient's kernel
+/// `[C, M / groups, kH, kW]`: input and output channels swapped within each group, taps
+/// flipped in both spatial axes.
+fn flipped_kernel<B: Backend>(weight: FloatTensor<B>, groups: usize) -> FloatTensor<B> {
+    let [m, inputs, kh, kw] = weight.shape().dims::<4>();
+    let (g, outputs) = (groups, m / groups);
+    let swapped = if inputs == 1 {
+        weight
+    } else {
+        let grouped = B::float_reshape(weight, Shape::new([g, outputs, inputs, kh, kw]));
+        B::float_swap_dims(grouped, 1, 2)
+    };
+    let kernel = B::float_reshape(swapped, Shape::new([g * inputs, outputs, kh, kw]));
+    if [kh, kw] == [1, 1] {
+        kernel
+    } else {
+        B::float_flip(kernel, &[2, 3])
+    }
 }
 
 /// The spatial size [`Convolution::spread`] gives (the padding alone for an empty axis).
@@ -252,7 +273,7 @@ impl<B: Backend + Convolution, C: CheckpointStrategy> Convolution for Autodiff<B
         struct ConvBackward;
 
         impl<B: Backend + Convolution> Backward<B, 1> for ConvBackward {
-            /// The swapped and flipped kernel `[C, M / groups, kH, kW]` and the geometry.
+            /// The forward kernel `[M, C / groups, kH, kW]` and the geometry.
             type State = (FloatTensor<B>, Geometry);
 
             fn backward(
@@ -261,9 +282,9 @@ impl<B: Backend + Convolution, C: CheckpointStrategy> Convolution for Autodiff<B
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let (kernel, geometry) = ops.state;
+                let (weight, geometry) = ops.state;
                 unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-                    geometry.input_gradient::<B>(grad, kernel)
+                    geometry.input_gradient::<B>(grad, weight)
                 });
             }
         }
@@ -276,9 +297,8 @@ impl<B: Backend + Convolution, C: CheckpointStrategy> Convolution for Autodiff<B
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let kernel = geometry.flipped_kernel::<B>(weight.clone());
-                let output = conv_padded::<B>(x.into_primitive(), weight, bias, options);
-                prep.finish((kernel, geometry), output)
+                let output = conv_padded::<B>(x.into_primitive(), weight.clone(), bias, options);
+                prep.finish((weight, geometry), output)
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(conv_padded::<B>(x.into_primitive(), weight, bias, options))
@@ -293,10 +313,6 @@ impl<B: Backend + Convolution, C: CheckpointStrategy> Convolution for Autodiff<B
 struct Geometry {
     /// The groups of the convolution, and so of its input gradient.
     groups: usize,
-    /// Input channels per group, `C / groups`.
-    inputs: usize,
-    /// Output channels per group, `M / groups`.
-    outputs: usize,
     stride: [usize; 2],
     dilation: [usize; 2],
     /// The padding, before and after, of the output gradient (dilated by the stride) that
@@ -335,54 +351,33 @@ impl Geometry {
         }
         Some(Self {
             groups,
-            inputs,
-            outputs: m / groups,
             stride: options.stride,
             dilation: options.dilation,
             padding,
         })
     }
 
-    /// The forward kernel `[M, C / groups, kH, kW]` as the gradient's kernel
-    /// `[C, M / groups, kH, kW]`: input and output channels swapped within each group, taps
-    /// flipped in both spatial axes.
-    fn flipped_kernel<B: Backend>(&self, weight: FloatTensor<B>) -> FloatTensor<B> {
-        let [_, _, kh, kw] = weight.shape().dims::<4>();
-        let (g, inputs, outputs) = (self.groups, self.inputs, self.outputs);
-        let swapped = if inputs == 1 {
-            weight
-        } else {
-            let grouped = B::float_reshape(weight, Shape::new([g, outputs, inputs, kh, kw]));
-            B::float_swap_dims(grouped, 1, 2)
-        };
-        let kernel = B::float_reshape(swapped, Shape::new([g * inputs, outputs, kh, kw]));
-        if [kh, kw] == [1, 1] {
-            kernel
-        } else {
-            B::float_flip(kernel, &[2, 3])
-        }
-    }
-
     /// The input's gradient from the output's: the output gradient spread by the stride and
-    /// padded, convolved with the swapped and flipped kernel.
+    /// padded, convolved with the [flipped kernel](flipped_kernel) of the forward one.
     ///
     /// # Shapes
     /// - grad: `[N, M, H', W']`
-    /// - kernel: `[C, M / groups, kH, kW]`
+    /// - weight: `[M, C / groups, kH, kW]`
     /// - output: `[N, C, H, W]`
     fn input_gradient<B: Convolution>(
         &self,
         grad: FloatTensor<B>,
-        kernel: FloatTensor<B>,
+        weight: FloatTensor<B>,
     ) -> FloatTensor<B> {
-        let options =
-            ConvOptions::new_with_padding([1, 1], self.padding, self.dilation, self.groups);
         if self.stride == [1, 1] {
+            let options =
+                ConvOptions::new_with_padding([1, 1], self.padding, self.dilation, self.groups);
+            let kernel = flipped_kernel::<B>(weight, self.groups);
             return conv_padded::<B>(grad, kernel, None, options);
         }
         B::spread_conv2d(
             grad,
-            kernel,
+            weight,
             self.stride,
             self.padding,
             self.dilation,

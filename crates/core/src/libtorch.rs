@@ -60,13 +60,13 @@ impl Convolution for LibTorch {
     /// and a convolution otherwise.
     fn spread_conv2d(
         grad: TchTensor,
-        kernel: TchTensor,
+        weight: TchTensor,
         stride: [usize; 2],
         padding: [(usize, usize); 2],
         dilation: [usize; 2],
         groups: usize,
     ) -> TchTensor {
-        let (channels, outputs, kh, kw) = kernel.tensor.size4().expect("a 4-D kernel");
+        let (_, _, kh, kw) = weight.tensor.size4().expect("a 4-D kernel");
         // Per axis: the forward convolution's padding, and the extra rows after its output's
         // last window (the transposed convolution's output padding).
         let forward = [0, 1].map(|i| {
@@ -77,25 +77,17 @@ impl Convolution for LibTorch {
         });
         let [Some((ph, eh)), Some((pw, ew))] = forward else {
             return crate::conv::spread_conv2d_by_spread::<LibTorch>(
-                grad, kernel, stride, padding, dilation, groups,
+                grad, weight, stride, padding, dilation, groups,
             );
         };
-        // The forward kernel `[M, C / groups, kH, kW]` back from the swapped and flipped one.
-        let g = groups as i64;
-        let weight = kernel
-            .tensor
-            .flip([2, 3])
-            .reshape([g, channels / g, outputs, kh, kw])
-            .transpose(1, 2)
-            .reshape([g * outputs, channels / g, kh, kw]);
         let [stride, dilation] = [stride, dilation].map(|v| v.map(|d| d as i64));
         TchTensor::new(grad.tensor.conv_transpose2d(
-            &weight,
+            &weight.tensor,
             None::<Aten>,
             stride,
             [ph, pw],
             [eh, ew],
-            g,
+            groups as i64,
             dilation,
         ))
     }
