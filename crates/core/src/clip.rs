@@ -15,12 +15,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, get_or_init_device_settings,
+    Autodiff, Backend, Dispatch, Flex, TensorMetadata, get_or_init_device_settings,
 };
 use burn::tensor::Tensor;
-use rayon::prelude::*;
 
-use crate::extension::{default_impls, extension_trait, flex_f32};
+use crate::extension::{default_impls, extension_trait, f32_values, flex_f32, map_chunks};
 
 /// `min(max(x, lo), hi)`, whose gradient passes where `lo < x < hi`. Infinite bounds leave
 /// that side open; NaN stays NaN.
@@ -74,43 +73,6 @@ fn inside_only<B: Backend>(
         B::float_lower_elem(x, hi.into(), bools),
     );
     B::float_mask_fill(grad, B::bool_not(inside), 0.0f32.into())
-}
-
-/// The elements of a flex tensor in order, when it holds `f32`s (flex's `to_contiguous`
-/// copies only a tensor that is not laid out so already).
-fn f32_values(x: &FlexTensor) -> Option<FlexTensor> {
-    (x.dtype() == DType::F32).then(|| x.to_contiguous())
-}
-
-/// Elements per task of the multithreaded loops.
-const CHUNK: usize = 1 << 14;
-
-/// `f(i)` for every element `i` of `inputs`' chunks, in `CHUNK`-long pieces over the threads;
-/// each piece is one loop the compiler vectorises. Each task works with its own copy of `f`:
-/// read through a reference, its captured bounds would be loaded again at every element (the
-/// stores to the output might alias them), which kept the loop scalar and branching.
-///
-/// # Shapes
-/// - every input and the output: `[n]`
-fn map_chunks<const K: usize, F>(inputs: [&[f32]; K], n: usize, f: F) -> Vec<f32>
-where
-    F: Fn([f32; K]) -> f32 + Send + Sync + Copy,
-{
-    let mut out = Vec::<f32>::with_capacity(n);
-    out.spare_capacity_mut()
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(move |(chunk, piece)| {
-            let f = f;
-            let start = chunk * CHUNK;
-            let parts = inputs.map(|input| &input[start..start + piece.len()]);
-            for (i, slot) in piece.iter_mut().enumerate() {
-                slot.write(f(parts.map(|part| part[i])));
-            }
-        });
-    // SAFETY: the chunks cover the `n` reserved slots, and each slot was written above.
-    unsafe { out.set_len(n) };
-    out
 }
 
 impl Clip for Flex {

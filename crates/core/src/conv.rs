@@ -22,21 +22,19 @@
 //! input gradient is ATen's transposed convolution instead ([`Convolution::spread_conv2d`]),
 //! which skips the zeros.
 
-use std::mem::MaybeUninit;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata};
+use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Shape, Slice, Tensor};
-use rayon::prelude::*;
 
-use crate::extension::{default_impls, extension_trait, flex_f32};
+use crate::extension::{default_impls, extension_trait};
+
+mod flex;
 
 /// A convolution, as [`burn::tensor::module::conv2d`] computes it, whose input gradient is one
 /// convolution of the output gradient when it is depthwise (`groups` equal to the input
@@ -96,6 +94,23 @@ extension_trait! {
             padding: [(usize, usize); 2],
         ) -> FloatTensor<Self> {
             spread_by_slices::<Self>(x, stride, padding)
+        }
+
+        /// A pointwise convolution: a 1x1 kernel, stride 1, no padding, in `groups` groups
+        /// (`C` and `M` divisible by it); per image and group, the kernel times the image's
+        /// pixels, plus the bias.
+        ///
+        /// # Shapes
+        /// - x: `[N, C, H, W]`; weight: `[M, C / groups, 1, 1]`; bias: `[M]`
+        /// - output: `[N, M, H, W]`
+        fn pointwise(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            bias: FloatTensor<Self>,
+            groups: usize,
+        ) -> FloatTensor<Self> {
+            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
+            Self::conv2d(x, weight, Some(bias), options)
         }
 
         /// A strided convolution's input gradient: `grad` [spread](Convolution::spread) by
@@ -197,41 +212,6 @@ pub(crate) fn spread_size(
     [spread(h, sh) + t + b, spread(w, sw) + l + r]
 }
 
-/// Flex's spread: one pass over each output plane, one plane per task (Burn's composition
-/// fills the zeros and then writes the pixels, each on one thread).
-impl Convolution for Flex {
-    fn spread(x: FlexTensor, stride: [usize; 2], padding: [(usize, usize); 2]) -> FlexTensor {
-        let [n, c, h, w] = x.layout().shape().dims::<4>();
-        let [ho, wo] = spread_size([h, w], stride, padding);
-        if x.dtype() != DType::F32 || [h, w, ho, wo].contains(&0) {
-            return spread_by_slices::<Flex>(x, stride, padding);
-        }
-        let x = x.to_contiguous();
-        let ([sh, sw], [(top, _), (left, _)]) = (stride, padding);
-        let xs = x.storage::<f32>();
-        let mut out = Vec::<f32>::with_capacity(n * c * ho * wo);
-        out.spare_capacity_mut()
-            .par_chunks_mut(ho * wo)
-            .enumerate()
-            .for_each(|(plane, out)| {
-                let src = &xs[plane * h * w..(plane + 1) * h * w];
-                for (yo, row) in out.chunks_mut(wo).enumerate() {
-                    row.fill(MaybeUninit::new(0.0));
-                    let y = yo.wrapping_sub(top);
-                    if yo >= top && y.is_multiple_of(sh) && y / sh < h {
-                        let pixels = &src[y / sh * w..(y / sh + 1) * w];
-                        for (v, &p) in row[left..].iter_mut().step_by(sw).zip(pixels) {
-                            v.write(p);
-                        }
-                    }
-                }
-            });
-        // SAFETY: every slot of every plane was written above.
-        unsafe { out.set_len(n * c * ho * wo) };
-        flex_f32(out, Shape::new([n, c, ho, wo]))
-    }
-}
-
 /// The convolution with the asymmetric part of its padding spread into the input first (by
 /// the backend's [`Convolution::spread`]), so that the backend pads symmetrically: Burn's own
 /// asymmetric padding is a zero fill and a copy on one thread.
@@ -246,6 +226,14 @@ fn conv_padded<B: Convolution>(
         let (begin, end) = options.padding[i];
         (begin - inner[i], end - inner[i])
     });
+    let [m, _, kh, kw] = weight.shape().dims::<4>();
+    let pointwise = [kh, kw] == [1, 1] && options.stride == [1, 1];
+    if pointwise && options.padding == [(0, 0); 2] {
+        let bias = bias.unwrap_or_else(|| {
+            B::float_zeros(Shape::new([m]), &weight.device(), weight.dtype().into())
+        });
+        return B::pointwise(x, weight, bias, options.groups);
+    }
     if outer == [(0, 0); 2] {
         return B::conv2d(x, weight, bias, options);
     }
@@ -391,7 +379,7 @@ mod tests {
     use super::*;
     use crate::extension::{relative_difference, test_devices};
     use burn::tensor::module::conv2d;
-    use burn::tensor::{Device, Distribution, TensorData};
+    use burn::tensor::{Device, Distribution};
 
     /// The input gradient and output of `Σ r · conv(x)` by the custom op and by Burn's conv2d,
     /// on `device`.
@@ -431,7 +419,7 @@ mod tests {
             bool,
         );
         #[rustfmt::skip]
-        let cases: [Case; 14] = [
+        let cases: [Case; 15] = [
             // depthwise
             ([2, 4, 9, 9], [4, 1, 3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 4, true),
             ([2, 4, 9, 8], [4, 1, 3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 4, false),
@@ -445,10 +433,11 @@ mod tests {
             // LibTorch's transposed path: a channel multiplier, a dilation
             ([1, 2, 9, 9], [6, 1, 3, 3], [2, 2], [(1, 1), (1, 1)], [1, 1], 2, true),
             ([1, 3, 13, 12], [3, 1, 3, 3], [2, 2], [(2, 2), (2, 2)], [2, 2], 3, false),
-            // pointwise: one group, two groups, one input channel
+            // pointwise: one group, two groups, one input channel, flex's column blocks
             ([2, 6, 7, 5], [4, 6, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 1, true),
             ([1, 6, 5, 4], [8, 3, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 2, false),
             ([3, 1, 4, 6], [5, 1, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 1, true),
+            ([1, 6, 23, 19], [5, 6, 1, 1], [1, 1], [(0, 0), (0, 0)], [1, 1], 1, true),
         ];
         for (x, w, stride, padding, dilation, groups, bias) in cases {
             let options = ConvOptions::new_with_padding(stride, padding, dilation, groups);
@@ -532,34 +521,6 @@ mod tests {
             assert_eq!(y.dims(), [1, 3, 9, 9]);
             assert!(relative_difference(y_burn, y) < 1e-6, "{device:?}");
             assert!(relative_difference(dx_burn, dx) < 1e-6, "{device:?}");
-        }
-    }
-
-    #[test]
-    fn flex_spreads_as_the_slices_do() {
-        use burn::backend::ops::FloatTensorOps;
-        let device = Default::default();
-        let x: Vec<f32> = (0..2 * 3 * 4 * 5).map(|i| i as f32 - 7.5).collect();
-        let tensor = || Flex::float_from_data(TensorData::new(x.clone(), [2, 3, 4, 5]), &device);
-        let values = |t: FlexTensor| t.to_contiguous().storage::<f32>().to_vec();
-        let cases = [
-            ([1, 1], [(0, 1), (0, 1)]),
-            ([2, 2], [(1, 1), (2, 0)]),
-            ([3, 1], [(0, 0), (0, 0)]),
-            ([1, 2], [(2, 3), (1, 4)]),
-        ];
-        let empty =
-            Flex::float_from_data(TensorData::new(Vec::<f32>::new(), [1, 2, 0, 3]), &device);
-        let spread = <Flex as Convolution>::spread(empty, [2, 2], [(1, 1), (0, 0)]);
-        assert_eq!(spread.layout().shape().dims::<4>(), [1, 2, 2, 5]);
-        assert!(values(spread).iter().all(|&v| v == 0.0));
-        for (stride, padding) in cases {
-            let (looped, sliced) = (
-                <Flex as Convolution>::spread(tensor(), stride, padding),
-                spread_by_slices::<Flex>(tensor(), stride, padding),
-            );
-            assert_eq!(looped.layout().shape(), sliced.layout().shape());
-            assert_eq!(values(looped), values(sliced), "{stride:?} {padding:?}");
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod random;
 pub mod receptive_field;
 pub mod rectifier;
 pub mod resample;
+pub mod sigmoid;
 pub mod spectrum;
 pub mod transform;
 

@@ -16,6 +16,7 @@ use crate::conv::Convolution;
 use crate::inverse_dft::{InverseDft, adjoint_by_matrices, by_matrices, half_spectrum_weight};
 use crate::rectifier::RectifyGradient;
 use crate::resample::{Resample, ResampleKernels};
+use crate::sigmoid::Sigmoid;
 
 /// The rectified gradient needs no kernel of its own (the identity forward, a ReLU backward).
 impl RectifyGradient for LibTorch {}
@@ -28,6 +29,14 @@ impl Clip for LibTorch {
             x.tensor
                 .hardtanh_backward(&grad.tensor, lo as f64, hi as f64),
         )
+    }
+}
+
+/// ATen's `sigmoid_backward` is the sigmoid's backward from its output, one pass (the forward
+/// is Burn's LibTorch sigmoid, ATen's own).
+impl Sigmoid for LibTorch {
+    fn logistic_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        TchTensor::new(Aten::sigmoid_backward(&grad.tensor, &output.tensor))
     }
 }
 

@@ -6,7 +6,6 @@
 
 use std::f32::consts::PI;
 
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -15,6 +14,7 @@ use crate::color::{decorrelated_to_rgb, rgb_to_decorrelated};
 use crate::error::{Error, Result};
 use crate::fourier::{InverseRfft2, rfft2, spectrum_scale};
 use crate::random::normals;
+use crate::sigmoid::sigmoid;
 
 /// Lucid's divisor of the Fourier image ("magic" 4).
 const FOURIER_DIVISOR: f32 = 4.0;
