@@ -20,7 +20,9 @@
 //! pads such an input with a zero fill and a copy, both on one thread), are one
 //! [`Convolution::spread`]: on flex one pass, one image plane per task. On LibTorch a strided
 //! input gradient is ATen's transposed convolution instead ([`Convolution::spread_conv2d`]),
-//! which skips the zeros.
+//! which skips the zeros. Every pointwise convolution, forward and input gradient, is one
+//! [`Convolution::pointwise`]: on flex each image's pixels in column blocks over the threads,
+//! where flex's own runs one matrix product per image (one thread for a single image).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -67,7 +69,8 @@ extension_trait! {
     /// The op behind [`conv2d`], for every backend excite is built with.
     pub trait Convolution: Backend {
         /// The backend's own convolution (without autodiff there is no backward to change),
-        /// its padding's asymmetric part spread into the input first.
+        /// its padding's asymmetric part spread into the input first; a pointwise one is
+        /// [`Convolution::pointwise`].
         ///
         /// # Shapes
         /// - x: `[N, C, H, W]`; weight: `[M, C / groups, kH, kW]`; bias: `[M]`
@@ -98,10 +101,11 @@ extension_trait! {
 
         /// A pointwise convolution: a 1x1 kernel, stride 1, no padding, in `groups` groups
         /// (`C` and `M` divisible by it); per image and group, the kernel times the image's
-        /// pixels, plus the bias.
+        /// pixels, plus the bias where it has one (an empty bias is none: extensions take no
+        /// optional tensors).
         ///
         /// # Shapes
-        /// - x: `[N, C, H, W]`; weight: `[M, C / groups, 1, 1]`; bias: `[M]`
+        /// - x: `[N, C, H, W]`; weight: `[M, C / groups, 1, 1]`; bias: `[M]` or `[0]`
         /// - output: `[N, M, H, W]`
         fn pointwise(
             x: FloatTensor<Self>,
@@ -110,7 +114,8 @@ extension_trait! {
             groups: usize,
         ) -> FloatTensor<Self> {
             let options = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
-            Self::conv2d(x, weight, Some(bias), options)
+            let bias = (bias.shape().num_elements() > 0).then_some(bias);
+            Self::conv2d(x, weight, bias, options)
         }
 
         /// A strided convolution's input gradient: `grad` [spread](Convolution::spread) by
@@ -214,7 +219,8 @@ pub(crate) fn spread_size(
 
 /// The convolution with the asymmetric part of its padding spread into the input first (by
 /// the backend's [`Convolution::spread`]), so that the backend pads symmetrically: Burn's own
-/// asymmetric padding is a zero fill and a copy on one thread.
+/// asymmetric padding is a zero fill and a copy on one thread. A pointwise one (1x1, stride 1,
+/// no padding) is the backend's [`Convolution::pointwise`].
 fn conv_padded<B: Convolution>(
     x: FloatTensor<B>,
     weight: FloatTensor<B>,
@@ -226,11 +232,11 @@ fn conv_padded<B: Convolution>(
         let (begin, end) = options.padding[i];
         (begin - inner[i], end - inner[i])
     });
-    let [m, _, kh, kw] = weight.shape().dims::<4>();
+    let [_, _, kh, kw] = weight.shape().dims::<4>();
     let pointwise = [kh, kw] == [1, 1] && options.stride == [1, 1];
     if pointwise && options.padding == [(0, 0); 2] {
         let bias = bias.unwrap_or_else(|| {
-            B::float_zeros(Shape::new([m]), &weight.device(), weight.dtype().into())
+            B::float_zeros(Shape::new([0]), &weight.device(), weight.dtype().into())
         });
         return B::pointwise(x, weight, bias, options.groups);
     }

@@ -72,7 +72,7 @@ where
     F: Fn([f32; K]) -> f32 + Send + Sync + Copy,
 {
     let mut out = Vec::<f32>::with_capacity(n);
-    out.spare_capacity_mut()
+    out.spare_capacity_mut()[..n]
         .par_chunks_mut(CHUNK)
         .enumerate()
         .for_each(move |(chunk, piece)| {

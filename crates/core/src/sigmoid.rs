@@ -183,7 +183,8 @@ mod tests {
         }
     }
 
-    /// The composed path (every backend but flex) against flex's loops.
+    /// flex's loops against flex's own sigmoid and sigmoid backward (the ops the other
+    /// backends' default paths call, each backend its own).
     #[test]
     fn the_composed_passes_are_the_loops() {
         use burn::backend::ops::FloatTensorOps;

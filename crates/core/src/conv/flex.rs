@@ -11,8 +11,9 @@ use rayon::prelude::*;
 use super::{Convolution, spread_by_slices, spread_size};
 use crate::extension::flex_f32;
 
-/// The fewest pixels (matrix columns) one task of a pointwise convolution takes: below this
-/// the matrix product's setup costs more than the split gains.
+/// The width, in pixels (matrix columns), of a pointwise convolution's column blocks at the
+/// least (an image's last block, or a smaller image, is narrower): below it the matrix
+/// product's setup costs more than the split gains.
 const POINTWISE_COLUMNS: usize = 64;
 
 /// Flex's spread is one pass over each output plane, one plane per task (Burn's composition
@@ -31,7 +32,7 @@ impl Convolution for Flex {
         let ([sh, sw], [(top, _), (left, _)]) = (stride, padding);
         let xs = x.storage::<f32>();
         let mut out = Vec::<f32>::with_capacity(n * c * ho * wo);
-        out.spare_capacity_mut()
+        out.spare_capacity_mut()[..n * c * ho * wo]
             .par_chunks_mut(ho * wo)
             .enumerate()
             .for_each(|(plane, out)| {
@@ -55,16 +56,16 @@ impl Convolution for Flex {
     fn pointwise(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, groups: usize) -> FlexTensor {
         let [n, c, h, w] = x.layout().shape().dims::<4>();
         let [m, inputs, kh, kw] = weight.layout().shape().dims::<4>();
+        let biases = bias.layout().num_elements();
         let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
-        let shaped = [kh, kw] == [1, 1] && inputs * groups == c && m.is_multiple_of(groups);
-        if !f32s || !shaped || n * c * h * w * m == 0 {
+        let shaped = [kh, kw] == [1, 1]
+            && inputs * groups == c
+            && m.is_multiple_of(groups)
+            && (biases == m || biases == 0);
+        if !f32s || !shaped || [n, c, h, w, m].contains(&0) {
             let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
-            return <Flex as burn::backend::ops::ModuleOps<Flex>>::conv2d(
-                x,
-                weight,
-                Some(bias),
-                options,
-            );
+            let bias = (biases > 0).then_some(bias);
+            return <Flex as burn::backend::ops::ModuleOps<Flex>>::conv2d(x, weight, bias, options);
         }
         let (x, weight, bias) = (
             x.to_contiguous(),
@@ -76,7 +77,7 @@ impl Convolution for Flex {
             weight.storage::<f32>(),
             bias.storage::<f32>(),
         );
-        let (pixels, outputs) = (h * w, m / groups);
+        let (pixels, outputs, biased) = (h * w, m / groups, biases > 0);
         // Enough column blocks per image for four tasks per thread over the batch.
         let blocks = (4 * rayon::current_num_threads()).div_ceil(n);
         let columns = pixels
@@ -91,17 +92,24 @@ impl Convolution for Flex {
             let width = columns.min(pixels - first);
             for g in 0..groups {
                 let rows = image * m * pixels + g * outputs * pixels + first;
-                for (o, &b) in bs[g * outputs..(g + 1) * outputs].iter().enumerate() {
-                    // SAFETY: each task writes its own columns of its own image's rows, all
-                    // within the output's capacity.
-                    unsafe { std::slice::from_raw_parts_mut(dst.at(rows + o * pixels), width) }
-                        .fill(b);
+                if biased {
+                    for (o, &b) in bs[g * outputs..(g + 1) * outputs].iter().enumerate() {
+                        // SAFETY: each task writes its own columns of its own image's rows,
+                        // all within the output's capacity (not yet initialised: written as
+                        // `MaybeUninit`).
+                        let row = unsafe {
+                            let first = dst.at(rows + o * pixels).cast::<MaybeUninit<f32>>();
+                            std::slice::from_raw_parts_mut(first, width)
+                        };
+                        row.fill(MaybeUninit::new(b));
+                    }
                 }
                 let input = &xs[image * c * pixels + g * inputs * pixels + first..];
                 let kernel = &ws[g * outputs * inputs..(g + 1) * outputs * inputs];
                 // SAFETY: the kernel is `outputs x inputs` row-major, the input `inputs` rows
                 // of `pixels` from `first`, the output `outputs` rows of `pixels` from `rows`,
-                // each `width` columns wide and in bounds; the output starts as the bias.
+                // each `width` columns wide and in bounds; the output is read only where it
+                // was set to the bias above.
                 unsafe {
                     gemm::gemm(
                         outputs,
@@ -110,7 +118,7 @@ impl Convolution for Flex {
                         dst.at(rows),
                         1,
                         pixels as isize,
-                        true,
+                        biased,
                         kernel.as_ptr(),
                         1,
                         inputs as isize,
@@ -164,7 +172,6 @@ mod tests {
 
     #[test]
     fn flex_spreads_as_the_slices_do() {
-        use burn::backend::ops::FloatTensorOps;
         let device = Default::default();
         let x: Vec<f32> = (0..2 * 3 * 4 * 5).map(|i| i as f32 - 7.5).collect();
         let tensor = || Flex::float_from_data(TensorData::new(x.clone(), [2, 3, 4, 5]), &device);
@@ -198,31 +205,53 @@ mod tests {
                 .collect::<Vec<_>>();
             Flex::float_from_data(TensorData::new(values, shape), &device)
         };
-        // (input, output channels, groups): one image in several column blocks (the last
-        // one short), a batch, two groups, one pixel.
+        // (input, output channels, groups, bias, input a transposed view): one image in
+        // several column blocks (the last one short), a last block one pixel wide, a batch,
+        // two groups, one output per group, no bias, a strided input, one pixel.
         let cases = [
-            ([1, 6, 23, 19], 5, 1),
-            ([3, 4, 9, 7], 8, 1),
-            ([2, 6, 17, 11], 4, 2),
-            ([1, 3, 1, 1], 2, 1),
+            ([1, 6, 23, 19], 5, 1, true, false),
+            ([1, 2, 5, 13], 3, 1, true, false),
+            ([3, 4, 9, 7], 8, 1, true, false),
+            ([2, 6, 17, 11], 4, 2, true, false),
+            ([1, 4, 20, 10], 4, 4, true, false),
+            ([1, 6, 23, 19], 5, 1, false, false),
+            ([2, 3, 19, 23], 4, 1, true, true),
+            ([1, 3, 1, 1], 2, 1, true, false),
         ];
-        for (shape, m, groups) in cases {
+        for (shape, m, groups, biased, transposed) in cases {
+            let x = || {
+                if transposed {
+                    let [n, c, h, w] = shape;
+                    Flex::float_swap_dims(tensor([n, c, w, h], 2), 2, 3)
+                } else {
+                    tensor(shape, 2)
+                }
+            };
             let weight = tensor([m, shape[1] / groups, 1, 1], 1);
+            let biases = if biased { m } else { 0 };
             let bias = Flex::float_from_data(
-                TensorData::new((0..m).map(|o| o as f32 - 1.5).collect(), [m]),
+                TensorData::new((0..biases).map(|o| o as f32 - 1.5).collect(), [biases]),
                 &device,
             );
             let options = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
-            let ours = Flex::pointwise(tensor(shape, 2), weight.clone(), bias.clone(), groups);
-            let flex = Flex::conv2d(tensor(shape, 2), weight, Some(bias), options);
-            assert_eq!(ours.layout().shape(), flex.layout().shape(), "{shape:?}");
+            let ours = Flex::pointwise(x(), weight.clone(), bias.clone(), groups);
+            let flex = Flex::conv2d(x(), weight, biased.then_some(bias), options);
+            let case = format!("{shape:?} groups {groups} bias {biased}");
+            assert_eq!(ours.layout().shape(), flex.layout().shape(), "{case}");
             let (ours, flex) = (values(ours), values(flex));
             let worst = ours
                 .iter()
                 .zip(&flex)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
-            assert!(worst < 1e-5, "{shape:?} groups {groups}: {worst}");
+            assert!(worst < 1e-5, "{case}: {worst}");
         }
+        let empty = Flex::pointwise(
+            tensor([1, 3, 0, 4], 0),
+            tensor([2, 3, 1, 1], 1),
+            tensor([2, 1, 1, 1], 3).reshape(Shape::new([2])),
+            1,
+        );
+        assert_eq!(empty.layout().shape().dims::<4>(), [1, 2, 0, 4]);
     }
 }
