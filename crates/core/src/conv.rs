@@ -113,9 +113,7 @@ extension_trait! {
             bias: FloatTensor<Self>,
             groups: usize,
         ) -> FloatTensor<Self> {
-            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
-            let bias = (bias.shape().num_elements() > 0).then_some(bias);
-            Self::conv2d(x, weight, bias, options)
+            pointwise_by_conv::<Self>(x, weight, bias, groups)
         }
 
         /// A strided convolution's input gradient: `grad` [spread](Convolution::spread) by
@@ -170,6 +168,24 @@ fn spread_by_slices<B: Backend>(
         ),
     ];
     B::float_slice_assign(zeros, &every, x)
+}
+
+/// [`Convolution::pointwise`] as the backend's own convolution (an empty bias as none).
+pub(crate) fn pointwise_by_conv<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    groups: usize,
+) -> FloatTensor<B> {
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
+    let bias = (bias.shape().num_elements() > 0).then_some(bias);
+    B::conv2d(x, weight, bias, options)
+}
+
+/// Whether a convolution with a `kernel`-sized kernel and `options` is pointwise: 1x1, stride
+/// 1, no padding (any dilation, which a 1x1 kernel ignores).
+fn is_pointwise(kernel: [usize; 2], options: &ConvOptions<2>) -> bool {
+    kernel == [1, 1] && options.stride == [1, 1] && options.padding == [(0, 0); 2]
 }
 
 /// [`Convolution::spread_conv2d`] as its definition says: the backend's spread, then its
@@ -227,19 +243,18 @@ fn conv_padded<B: Convolution>(
     bias: Option<FloatTensor<B>>,
     options: ConvOptions<2>,
 ) -> FloatTensor<B> {
-    let inner = options.padding.map(|(begin, end)| begin.min(end));
-    let outer = [0, 1].map(|i| {
-        let (begin, end) = options.padding[i];
-        (begin - inner[i], end - inner[i])
-    });
     let [_, _, kh, kw] = weight.shape().dims::<4>();
-    let pointwise = [kh, kw] == [1, 1] && options.stride == [1, 1];
-    if pointwise && options.padding == [(0, 0); 2] {
+    if is_pointwise([kh, kw], &options) {
         let bias = bias.unwrap_or_else(|| {
             B::float_zeros(Shape::new([0]), &weight.device(), weight.dtype().into())
         });
         return B::pointwise(x, weight, bias, options.groups);
     }
+    let inner = options.padding.map(|(begin, end)| begin.min(end));
+    let outer = [0, 1].map(|i| {
+        let (begin, end) = options.padding[i];
+        (begin - inner[i], end - inner[i])
+    });
     if outer == [(0, 0); 2] {
         return B::conv2d(x, weight, bias, options);
     }
@@ -321,10 +336,7 @@ impl Geometry {
         let ([_, channels, h, w], [m, inputs, kh, kw]) = (x.dims::<4>(), weight.dims::<4>());
         let groups = options.groups;
         let depthwise = groups == channels && channels >= 2 && inputs == 1;
-        let pointwise = [kh, kw] == [1, 1]
-            && options.stride == [1, 1]
-            && options.padding == [(0, 0); 2]
-            && inputs * groups == channels;
+        let pointwise = is_pointwise([kh, kw], options) && inputs * groups == channels;
         if !(depthwise || pointwise) || !m.is_multiple_of(groups) {
             return None;
         }

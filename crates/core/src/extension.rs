@@ -1,8 +1,7 @@
 //! The backends excite's custom autodiff ops (Burn backend extensions: [`crate::rectifier`],
 //! [`crate::conv`], [`crate::clip`], [`crate::sigmoid`], [`crate::resample`],
-//! [`crate::inverse_dft`]) are compiled
-//! for: Burn's autodiff over any of them, flex, and those of the enabled cargo features; and
-//! the multithreaded loop of their flex kernels.
+//! [`crate::inverse_dft`]) are compiled for: Burn's autodiff over any of them, flex, and those
+//! of the enabled cargo features; and the multithreaded loop of their flex kernels.
 
 use rayon::prelude::*;
 

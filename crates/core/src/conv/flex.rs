@@ -8,8 +8,8 @@ use burn::backend::{DType, Flex};
 use burn::tensor::Shape;
 use rayon::prelude::*;
 
-use super::{Convolution, spread_by_slices, spread_size};
-use crate::extension::flex_f32;
+use super::{Convolution, pointwise_by_conv, spread_by_slices, spread_size};
+use crate::extension::{f32_values, flex_f32};
 
 /// The width, in pixels (matrix columns), of a pointwise convolution's column blocks at the
 /// least (an image's last block, or a smaller image, is narrower): below it the matrix
@@ -57,25 +57,23 @@ impl Convolution for Flex {
         let [n, c, h, w] = x.layout().shape().dims::<4>();
         let [m, inputs, kh, kw] = weight.layout().shape().dims::<4>();
         let biases = bias.layout().num_elements();
-        let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
         let shaped = [kh, kw] == [1, 1]
             && inputs * groups == c
             && m.is_multiple_of(groups)
-            && (biases == m || biases == 0);
-        if !f32s || !shaped || [n, c, h, w, m].contains(&0) {
-            let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], groups);
-            let bias = (biases > 0).then_some(bias);
-            return <Flex as burn::backend::ops::ModuleOps<Flex>>::conv2d(x, weight, bias, options);
-        }
-        let (x, weight, bias) = (
-            x.to_contiguous(),
-            weight.to_contiguous(),
-            bias.to_contiguous(),
-        );
+            && (biases == m || biases == 0)
+            && ![n, c, h, w, m].contains(&0);
+        let (true, Some(xv), Some(wv), Some(bv)) = (
+            shaped,
+            f32_values(&x),
+            f32_values(&weight),
+            f32_values(&bias),
+        ) else {
+            return pointwise_by_conv::<Flex>(x, weight, bias, groups);
+        };
         let (xs, ws, bs) = (
-            x.storage::<f32>(),
-            weight.storage::<f32>(),
-            bias.storage::<f32>(),
+            xv.storage::<f32>(),
+            wv.storage::<f32>(),
+            bv.storage::<f32>(),
         );
         let (pixels, outputs, biased) = (h * w, m / groups, biases > 0);
         // Enough column blocks per image for four tasks per thread over the batch.
