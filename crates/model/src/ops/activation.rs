@@ -86,9 +86,10 @@ pub fn relu(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
     unary("Relu", act::relu)
 }
 
-/// `Sigmoid`: 1 / (1 + exp(-x)).
+/// `Sigmoid`: 1 / (1 + exp(-x)), excite's op (one multithreaded pass each way on flex, the
+/// backward from the saved output).
 pub fn sigmoid(_: &Ctx) -> Result<Box<dyn Kernel>, String> {
-    unary("Sigmoid", act::sigmoid)
+    unary("Sigmoid", excite_core::sigmoid::sigmoid)
 }
 
 /// `Tanh`.
